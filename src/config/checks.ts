@@ -1,0 +1,59 @@
+/**
+ * Checks that JSON Schema cannot express: URLs that parse, routes that name a
+ * configured service, patterns the router understands. Each message names the
+ * dotted key.
+ */
+import type { Config } from './schema.js'
+
+const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
+
+export function checkConfig(config: Config): string[] {
+  const problems: string[] = []
+  const services = new Set(Object.keys(config.services))
+
+  for (const [name, s] of Object.entries(config.services)) {
+    let url: URL | undefined
+    try {
+      url = new URL(s.url)
+    } catch {
+      problems.push(`services.${name}.url must be an absolute http(s) URL, got ${JSON.stringify(s.url)}`)
+      continue
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problems.push(`services.${name}.url must use http or https, got ${url.protocol}`)
+    }
+    if (url.search || url.hash) problems.push(`services.${name}.url must not have a query or fragment`)
+  }
+
+  config.events.routes.forEach((route, i) => {
+    if (!services.has(route.service)) {
+      problems.push(`events.routes[${i}].service ${JSON.stringify(route.service)} is not defined in services`)
+    }
+    route.match.forEach((pattern, j) => {
+      if (!PATTERN.test(pattern)) {
+        problems.push(
+          `events.routes[${i}].match[${j}] ${JSON.stringify(pattern)} must be an event name, a prefix ending in ".*", or "*"`,
+        )
+      }
+    })
+  })
+
+  const prefixes = new Set<string>()
+  config.proxy.routes.forEach((route, i) => {
+    if (!services.has(route.service)) {
+      problems.push(`proxy.routes[${i}].service ${JSON.stringify(route.service)} is not defined in services`)
+    }
+    const prefix = route.prefix.replace(/\/+$/, '')
+    if (prefix === '') problems.push(`proxy.routes[${i}].prefix must not be "/" (it would shadow every route)`)
+    if (prefixes.has(prefix)) problems.push(`proxy.routes[${i}].prefix ${JSON.stringify(route.prefix)} is listed twice`)
+    prefixes.add(prefix)
+    if (route.auth === 'bearer' && config.auth.bearerTokens.length === 0) {
+      problems.push(`proxy.routes[${i}].auth is "bearer" but auth.bearerTokens is empty`)
+    }
+    if (route.auth === 'apiKey' && config.auth.apiKeys.length === 0) {
+      problems.push(`proxy.routes[${i}].auth is "apiKey" but auth.apiKeys is empty`)
+    }
+  })
+
+  return problems
+}

@@ -1,0 +1,66 @@
+/**
+ * Environment variables and the config keys they set. Env wins over the file.
+ * Names and meanings are the seeds' (seed 001 for the gateway), plus PORT,
+ * HOST, REDIS_URL and LOG_LEVEL. An empty variable counts as unset.
+ */
+export type EnvKind = 'string' | 'number' | 'integer' | 'list'
+
+export interface EnvVar {
+  name: string
+  /** Dotted config key the variable sets. */
+  key: string
+  kind: EnvKind
+}
+
+export const ENV_VARS: readonly EnvVar[] = [
+  { name: 'PORT', key: 'port', kind: 'integer' },
+  { name: 'HOST', key: 'host', kind: 'string' },
+  { name: 'REDIS_URL', key: 'redisUrl', kind: 'string' },
+  { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
+  { name: 'LOBBY_URL', key: 'services.lobby.url', kind: 'string' },
+  { name: 'MEASUREMENT_URL', key: 'services.measurement.url', kind: 'string' },
+  { name: 'SIMULATION_URL', key: 'services.simulation.url', kind: 'string' },
+  { name: 'INTERNAL_AUTH_TOKEN', key: 'auth.internalToken', kind: 'string' },
+  { name: 'MAX_MESSAGE_BYTES', key: 'maxMessageBytes', kind: 'integer' },
+  { name: 'RATE_LIMIT_RPS', key: 'rateLimit.rps', kind: 'number' },
+  { name: 'RATE_LIMIT_BURST', key: 'rateLimit.burst', kind: 'number' },
+  { name: 'HTTP_TIMEOUT_SECONDS', key: 'httpTimeoutSeconds', kind: 'number' },
+]
+
+export class EnvError extends Error {
+  override name = 'EnvError'
+}
+
+function parseValue(v: EnvVar, raw: string): unknown {
+  switch (v.kind) {
+    case 'string':
+      return raw
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    case 'number':
+    case 'integer': {
+      const n = Number(raw.trim())
+      if (!Number.isFinite(n) || raw.trim() === '') {
+        throw new EnvError(`${v.name} (${v.key}) must be a number, got ${JSON.stringify(raw)}`)
+      }
+      if (v.kind === 'integer' && !Number.isInteger(n)) {
+        throw new EnvError(`${v.name} (${v.key}) must be an integer, got ${JSON.stringify(raw)}`)
+      }
+      return n
+    }
+  }
+}
+
+/** Reads the known variables from `env`: a list of (dotted key, value) overrides. */
+export function readEnv(env: NodeJS.ProcessEnv): Array<{ key: string; value: unknown; from: string }> {
+  const out: Array<{ key: string; value: unknown; from: string }> = []
+  for (const v of ENV_VARS) {
+    const raw = env[v.name]
+    if (raw === undefined || raw === '') continue
+    out.push({ key: v.key, value: parseValue(v, raw), from: v.name })
+  }
+  return out
+}

@@ -1,0 +1,158 @@
+/**
+ * Loads the configuration once at start: the optional YAML/JSON file, then the
+ * environment on top, then the defaults; validates the whole tree and freezes
+ * it. Any problem is a `ConfigError` whose message names the dotted key.
+ */
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import Value from 'typebox/value'
+import { ConfigSchema, SEED_SERVICES, ServiceSchema, type Config } from './schema.js'
+import { EnvError, readEnv } from './env.js'
+import { checkConfig } from './checks.js'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export interface LoadOptions {
+  /** Path of a YAML or JSON file. */
+  file?: string
+  /** Defaults to `process.env`; tests pass their own. */
+  env?: NodeJS.ProcessEnv
+  /** Settings merged over the file and under the environment (used by tests and embedders). */
+  settings?: Record<string, unknown>
+}
+
+type Tree = Record<string, unknown>
+
+const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function readConfigFile(file: string): Tree {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser reads both.
+    parsed = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(err as Error).message}`)
+  }
+  if (parsed == null) return {}
+  if (!isTree(parsed)) throw new ConfigError(`config file ${file} must hold a mapping of settings at the top level`)
+  return parsed
+}
+
+function mergeInto(target: Tree, source: Tree): Tree {
+  for (const [k, v] of Object.entries(source)) {
+    const cur = target[k]
+    target[k] = isTree(cur) && isTree(v) ? mergeInto({ ...cur }, v) : v
+  }
+  return target
+}
+
+function setDotted(tree: Tree, key: string, value: unknown): void {
+  const parts = key.split('.')
+  let node = tree
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part]
+    if (!isTree(next)) node[part] = {}
+    node = node[part] as Tree
+  }
+  node[parts[parts.length - 1]!] = value
+}
+
+/** `/events/routes/2/service` → `events.routes[2].service` */
+export function dottedKey(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
+}
+
+interface SchemaError {
+  keyword: string
+  instancePath: string
+  schemaPath: string
+  message: string
+  params: Record<string, unknown>
+}
+
+function describe(err: SchemaError, envFor: Map<string, string>): string | undefined {
+  const key = dottedKey(err.instancePath)
+  switch (err.keyword) {
+    case 'boolean':
+      return undefined // the matching additionalProperties error says it better
+    case 'additionalProperties': {
+      const extra = (err.params.additionalProperties as string[]).map((p) => (key ? `${key}.${p}` : p))
+      return `${extra.join(', ')}: unknown setting`
+    }
+    case 'enum':
+      return `${key} must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
+    default: {
+      const env = envFor.get(key)
+      return `${key}${env ? ` (from ${env})` : ''} ${err.message}`
+    }
+  }
+}
+
+/** Builds the frozen config from an already-parsed tree plus the environment. */
+export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<Config> {
+  const tree = structuredClone(input)
+  const envFor = new Map<string, string>()
+  let overrides
+  try {
+    overrides = readEnv(env)
+  } catch (err) {
+    if (err instanceof EnvError) throw new ConfigError(err.message)
+    throw err
+  }
+  for (const { key, value, from } of overrides) {
+    setDotted(tree, key, value)
+    envFor.set(key, from)
+  }
+
+  // Seed 001's three services always exist; the file or env may only change them.
+  const services = isTree(tree.services) ? tree.services : {}
+  for (const [name, url] of Object.entries(SEED_SERVICES)) {
+    const s = services[name]
+    if (s === undefined) services[name] = { url }
+    else if (isTree(s) && s.url === undefined) s.url = url
+  }
+  // TypeBox fills defaults inside objects and arrays, not inside record values.
+  for (const [name, s] of Object.entries(services)) services[name] = Value.Default(ServiceSchema, s)
+  tree.services = services
+
+  const withDefaults = Value.Default(ConfigSchema, tree) as Tree
+  const problems = [...Value.Errors(ConfigSchema, withDefaults)]
+    .map((e) => describe(e as unknown as SchemaError, envFor))
+    .filter((m): m is string => m !== undefined)
+  if (problems.length > 0) throw new ConfigError(unique(problems).join('; '))
+
+  const config = withDefaults as unknown as Config
+  const semantic = checkConfig(config)
+  if (semantic.length > 0) throw new ConfigError(semantic.join('; '))
+  return deepFreeze(config)
+}
+
+export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
+  const tree = options.file ? readConfigFile(options.file) : {}
+  if (options.settings) mergeInto(tree, options.settings)
+  return buildConfig(tree, options.env ?? process.env)
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)]
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}

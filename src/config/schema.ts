@@ -1,0 +1,156 @@
+/**
+ * The whole configuration tree: one typed schema, defaults as named constants
+ * with their units. `load.ts` merges the file and the environment, fills the
+ * defaults, validates against this schema and freezes the result.
+ */
+import Type from 'typebox'
+
+export const DEFAULT_PORT = 8080
+export const DEFAULT_HOST = '0.0.0.0'
+export const DEFAULT_RATE_LIMIT_RPS = 10
+export const DEFAULT_RATE_LIMIT_BURST = 20
+export const DEFAULT_MAX_MESSAGE_BYTES = 65_536
+export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10
+export const DEFAULT_UPSTREAM_CONNECTIONS = 128
+export const DEFAULT_PING_INTERVAL_MS = 25_000
+export const DEFAULT_MAX_BUFFERED_BYTES = 1_048_576
+export const DEFAULT_BROADCAST_ACK_TIMEOUT_MS = 1_000
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 2_000
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
+
+/** Seed 001's services and their default URLs (`LOBBY_URL`, `MEASUREMENT_URL`, `SIMULATION_URL`). */
+export const SEED_SERVICES: Readonly<Record<string, string>> = {
+  lobby: 'http://lobby:8000',
+  measurement: 'http://measurement:8000',
+  simulation: 'http://simulation:8000',
+}
+
+/** Seed 001's routing table: the first entry whose pattern matches an event wins. */
+export const SEED_EVENT_ROUTES = [
+  { match: ['lobby.*', 'role.*'], service: 'lobby' },
+  {
+    // Measurement *session* events are stateful coordination: the lobby owns them.
+    match: [
+      'measurement.create_session',
+      'measurement.start_speaker',
+      'measurement.session_status',
+      'measurement.cancel_session',
+      'measurement.ready',
+      'measurement.speaker_audio_ready',
+      'measurement.recording_started',
+      'measurement.playback_complete',
+      'measurement.recording_uploaded',
+      'measurement.error',
+    ],
+    service: 'lobby',
+  },
+  { match: ['measurement.*', 'analysis.*'], service: 'measurement' },
+  { match: ['simulation.*'], service: 'simulation' },
+]
+
+/** Seed 001's HTTP proxy routes. */
+export const SEED_PROXY_ROUTES = [
+  { prefix: '/v1/measurement', service: 'measurement' },
+  { prefix: '/v1/jobs', service: 'measurement' },
+  { prefix: '/v1/simulation', service: 'simulation' },
+]
+
+const closed = { additionalProperties: false } as const
+const section = { additionalProperties: false, default: {} } as const
+
+export const ServiceSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 1, description: 'Base URL of the service (http or https).' }),
+    connections: Type.Integer({
+      minimum: 1,
+      default: DEFAULT_UPSTREAM_CONNECTIONS,
+      description: 'Keep-alive connections in the pool to this service.',
+    }),
+  },
+  closed,
+)
+
+const EventRoute = Type.Object(
+  {
+    match: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Exact event names, or prefixes ending in `.*`.',
+    }),
+    service: Type.String({ minLength: 1 }),
+  },
+  closed,
+)
+
+const ProxyRoute = Type.Object(
+  {
+    prefix: Type.String({ pattern: '^/[^?#]*$', description: 'Path prefix, forwarded unchanged.' }),
+    service: Type.String({ minLength: 1 }),
+    auth: Type.Enum(['none', 'bearer', 'apiKey'], {
+      default: 'none',
+      description: 'Credentials the route requires: a bearer token or an X-API-Key.',
+    }),
+  },
+  closed,
+)
+
+export const ConfigSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65_535, default: DEFAULT_PORT }),
+    host: Type.String({ minLength: 1, default: DEFAULT_HOST }),
+    redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Absent: memory engine.' })),
+    logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    trustProxy: Type.Boolean({
+      default: false,
+      description: 'Trust X-Forwarded-* from the peer (only behind your own load balancer).',
+    }),
+    auth: Type.Object(
+      {
+        bearerTokens: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        internalToken: Type.String({ default: '', description: 'Empty: /internal/broadcast refuses every call.' }),
+      },
+      section,
+    ),
+    services: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }), ServiceSchema, { default: {} }),
+    rateLimit: Type.Object(
+      {
+        rps: Type.Number({ exclusiveMinimum: 0, default: DEFAULT_RATE_LIMIT_RPS }),
+        burst: Type.Number({ minimum: 1, default: DEFAULT_RATE_LIMIT_BURST }),
+      },
+      section,
+    ),
+    maxMessageBytes: Type.Integer({ minimum: 64, default: DEFAULT_MAX_MESSAGE_BYTES }),
+    httpTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: DEFAULT_HTTP_TIMEOUT_SECONDS }),
+    events: Type.Object({ routes: Type.Array(EventRoute, { default: SEED_EVENT_ROUTES }) }, section),
+    proxy: Type.Object({ routes: Type.Array(ProxyRoute, { default: SEED_PROXY_ROUTES }) }, section),
+    ws: Type.Object(
+      {
+        pingIntervalMs: Type.Integer({ minimum: 100, default: DEFAULT_PING_INTERVAL_MS }),
+        maxBufferedBytes: Type.Integer({ minimum: 1024, default: DEFAULT_MAX_BUFFERED_BYTES }),
+      },
+      section,
+    ),
+    broadcast: Type.Object(
+      { ackTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_BROADCAST_ACK_TIMEOUT_MS }) },
+      section,
+    ),
+    redis: Type.Object(
+      {
+        commandTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS }),
+        connectTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_REDIS_CONNECT_TIMEOUT_MS }),
+      },
+      section,
+    ),
+    shutdown: Type.Object(
+      { drainTimeoutMs: Type.Integer({ minimum: 0, default: DEFAULT_DRAIN_TIMEOUT_MS }) },
+      section,
+    ),
+  },
+  closed,
+)
+
+export type Config = Type.Static<typeof ConfigSchema>
+export type ServiceConfig = Config['services'][string]
+export type EventRouteConfig = Config['events']['routes'][number]
+export type ProxyRouteConfig = Config['proxy']['routes'][number]

@@ -1,0 +1,88 @@
+/**
+ * Demo backends for `npm start`: the lobby, measurement and simulation
+ * services of seed 001 on one local port, each under its own path. They answer
+ * `/gateway/handle` events, echo proxied requests (with the body's size and
+ * SHA-256), and on `lobby.join` push `lobby.updated` back through roomgate's
+ * internal broadcast, so every capability can be tried by hand.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { request } from 'undici'
+
+export const DEMO_SERVICES_PORT = 8091
+
+interface DemoOptions {
+  port: number
+  /** Where roomgate listens, for the internal broadcast. */
+  roomgateUrl: string
+  internalToken: string
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+async function readBody(req: IncomingMessage): Promise<{ bytes: number; sha256: string; text: string }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  const head: Buffer[] = []
+  for await (const chunk of req) {
+    const b = chunk as Buffer
+    hash.update(b)
+    bytes += b.length
+    if (bytes <= 65_536) head.push(b)
+  }
+  return { bytes, sha256: hash.digest('hex'), text: Buffer.concat(head).toString('utf8') }
+}
+
+export function startDemoServices(options: DemoOptions): Promise<Server> {
+  const broadcast = (event: string, data: unknown) =>
+    request(`${options.roomgateUrl}/internal/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-internal-token': options.internalToken },
+      body: JSON.stringify({ event, data, targets: { all: true } }),
+    }).then((r) => r.body.dump())
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://demo')
+    const [, service = '', ...rest] = url.pathname.split('/')
+    const path = `/${rest.join('/')}`
+    readBody(req).then(
+      (body) => {
+        if (path === '/gateway/handle' && req.method === 'POST') {
+          const msg = JSON.parse(body.text || '{}') as { event?: string; device_id?: string; data?: unknown }
+          if (msg.event === 'lobby.create') {
+            return send(res, 200, { lobby_id: randomBytes(4).toString('hex'), code: 'ABC123' })
+          }
+          if (msg.event === 'lobby.join') {
+            broadcast('lobby.updated', { type: 'participant_joined', device_id: msg.device_id }).catch(() => undefined)
+            return send(res, 200, { joined: true })
+          }
+          if (msg.event?.endsWith('.fail')) {
+            return send(res, 422, { code: 'demo_failure', message: `${service} refused ${msg.event}` })
+          }
+          return send(res, 200, { service, event: msg.event, device_id: msg.device_id, echo: msg.data })
+        }
+        return send(res, 200, {
+          service,
+          method: req.method,
+          path,
+          query: url.search,
+          forwarded: {
+            for: req.headers['x-forwarded-for'],
+            proto: req.headers['x-forwarded-proto'],
+            host: req.headers['x-forwarded-host'],
+          },
+          body: { bytes: body.bytes, sha256: body.sha256 },
+        })
+      },
+      () => res.destroy(),
+    )
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, '127.0.0.1', () => resolve(server))
+  })
+}

@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis'
+import { RoomgateError } from '../errors.js'
+import type { Bus, MessageHandler } from './types.js'
+
+/** Pub/sub over Redis, publishing and subscribing on separate connections. */
+export class RedisBus implements Bus {
+  private readonly handlers = new Map<string, Set<MessageHandler>>()
+
+  constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly onHandlerError: (err: unknown, channel: string) => void,
+  ) {
+    sub.on('message', (channel: string, message: string) => {
+      const set = this.handlers.get(channel)
+      if (!set) return
+      for (const handler of set) {
+        try {
+          handler(message)
+        } catch (err) {
+          this.onHandlerError(err, channel)
+        }
+      }
+    })
+  }
+
+  async publish(channel: string, message: string): Promise<number> {
+    try {
+      return await this.pub.publish(channel, message)
+    } catch (err) {
+      throw new RoomgateError('engine_unavailable', undefined, { cause: err })
+    }
+  }
+
+  async subscribe(channel: string, handler: MessageHandler): Promise<void> {
+    let set = this.handlers.get(channel)
+    if (!set) this.handlers.set(channel, (set = new Set()))
+    set.add(handler)
+    if (set.size > 1) return
+    const confirmed = this.sub.subscribe(channel)
+    // Connected: wait for Redis to confirm, so delivery starts when this resolves.
+    // Not connected: the SUBSCRIBE waits in the subscriber's queue and is sent on reconnect.
+    if (this.sub.status === 'ready') await confirmed
+    else confirmed.catch(() => undefined)
+  }
+
+  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
+    const set = this.handlers.get(channel)
+    if (!set?.delete(handler) || set.size > 0) return
+    this.handlers.delete(channel)
+    if (this.sub.status === 'ready') await this.sub.unsubscribe(channel)
+  }
+}

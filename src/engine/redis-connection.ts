@@ -1,0 +1,84 @@
+/**
+ * ioredis connections with an explicit failure policy: no offline queue for
+ * commands (a call made while Redis is down fails at once, the caller answers
+ * 503 or fails open), bounded command and connect timeouts, and reconnection
+ * with capped, jittered backoff forever.
+ */
+import { Redis, type RedisOptions } from 'ioredis'
+
+export const MAX_RECONNECT_DELAY_MS = 2_000
+
+export interface ConnectionSettings {
+  url: string
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+  /** Shown by `CLIENT LIST`, so an operator can tell whose connection it is. */
+  name: string
+}
+
+export function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS)
+  return Math.round(base / 2 + Math.random() * (base / 2))
+}
+
+function options(s: ConnectionSettings): RedisOptions {
+  return {
+    connectionName: s.name,
+    connectTimeout: s.connectTimeoutMs,
+    retryStrategy: reconnectDelay,
+    enableReadyCheck: true,
+    lazyConnect: false,
+  }
+}
+
+/** The connection for commands: fails fast whenever it is not connected. */
+export function commandConnection(s: ConnectionSettings): Redis {
+  return new Redis(s.url, {
+    ...options(s),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: s.commandTimeoutMs,
+  })
+}
+
+/**
+ * The subscriber connection. Its offline queue stays on: only our own
+ * SUBSCRIBE/UNSUBSCRIBE calls go through it (a handful, bounded), and they must
+ * reach Redis when it comes back. ioredis re-subscribes after reconnects.
+ */
+export function subscriberConnection(s: ConnectionSettings): Redis {
+  return new Redis(s.url, { ...options(s), enableOfflineQueue: true, maxRetriesPerRequest: null })
+}
+
+/** Resolves true once `client` is ready, false after `ms`. */
+export function waitReady(client: Redis, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      resolve(ok)
+    }
+    const onReady = () => done(true)
+    const timer = setTimeout(() => done(false), ms)
+    client.on('ready', onReady)
+  })
+}
+
+/** QUIT politely, then cut the socket if Redis does not answer in time. */
+export async function release(client: Redis, ms: number): Promise<void> {
+  if (client.status === 'end') return
+  if (client.status !== 'ready') {
+    client.disconnect(false)
+    return
+  }
+  const timer = setTimeout(() => client.disconnect(false), ms)
+  try {
+    await client.quit()
+  } catch {
+    client.disconnect(false)
+  } finally {
+    clearTimeout(timer)
+  }
+}

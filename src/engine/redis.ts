@@ -1,0 +1,65 @@
+import type { Redis } from 'ioredis'
+import type { Logger } from '../log.js'
+import { safeUrl } from '../log.js'
+import { RedisRateLimitStore } from '../ratelimit/redis-store.js'
+import { RedisBus } from './redis-bus.js'
+import { newInstanceId } from './instance-id.js'
+import { commandConnection, release, subscriberConnection, waitReady } from './redis-connection.js'
+import type { Engine, EngineState } from './types.js'
+
+export interface RedisEngineSettings {
+  url: string
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+}
+
+/**
+ * Shared state in Redis. Start-up waits up to `connectTimeoutMs` for Redis and
+ * then goes on without it: the gateway serves what does not need Redis, answers
+ * 503 for what does, and recovers by itself when Redis comes back.
+ */
+export async function createRedisEngine(settings: RedisEngineSettings, log: Logger): Promise<Engine> {
+  const instanceId = newInstanceId()
+  const base = { ...settings, name: `roomgate:${instanceId}` }
+  const cmd = commandConnection({ ...base, name: `${base.name}:cmd` })
+  const sub = subscriberConnection({ ...base, name: `${base.name}:sub` })
+  const elog = log.child({ engine: 'redis', redis: safeUrl(settings.url) })
+
+  let state: EngineState = 'unavailable'
+  let closing = false
+  const update = () => {
+    const next: EngineState = cmd.status === 'ready' && sub.status === 'ready' ? 'ready' : 'unavailable'
+    if (next === state || closing) return
+    state = next
+    if (next === 'ready') elog.info('redis connected')
+    else elog.warn('redis unreachable: calls that need shared state answer 503 until it is back; reconnecting')
+  }
+  for (const client of [cmd, sub] as Redis[]) {
+    client.on('ready', update)
+    client.on('close', update)
+    // ioredis reports every failed reconnect; the state change above is the useful line.
+    client.on('error', (err: Error) => elog.debug({ err: err.message }, 'redis connection error'))
+  }
+
+  const [cmdReady, subReady] = await Promise.all([
+    waitReady(cmd, settings.connectTimeoutMs),
+    waitReady(sub, settings.connectTimeoutMs),
+  ])
+  update()
+  if (!cmdReady || !subReady) elog.warn('redis not reachable at start; starting anyway and retrying')
+
+  const bus = new RedisBus(cmd, sub, (err, channel) => elog.error({ err, channel }, 'bus handler failed'))
+  let closed: Promise<void> | undefined
+  return {
+    kind: 'redis',
+    instanceId,
+    bus,
+    rateLimits: new RedisRateLimitStore(cmd),
+    state: () => state,
+    close: () => {
+      closing = true
+      closed ??= Promise.all([release(cmd, 1_000), release(sub, 1_000)]).then(() => undefined)
+      return closed
+    },
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What the capabilities need from shared state, as small interfaces. The
+ * memory and Redis implementations of each pass one contract suite
+ * (test/contracts/). The choice between them is made once, in engine/index.ts.
+ */
+import type { RateLimitStore } from '../ratelimit/store.js'
+
+export type MessageHandler = (message: string) => void
+
+/** Cluster-wide pub/sub. Every instance subscribed to a channel gets every message, the sender included. */
+export interface Bus {
+  /**
+   * Resolves with how many instances received the message (this one included
+   * when it subscribes to the channel). Rejects with `engine_unavailable` when
+   * the bus cannot be reached; it never queues.
+   */
+  publish(channel: string, message: string): Promise<number>
+  subscribe(channel: string, handler: MessageHandler): Promise<void>
+  unsubscribe(channel: string, handler: MessageHandler): Promise<void>
+}
+
+export type EngineState = 'ready' | 'unavailable'
+
+export interface Engine {
+  readonly kind: 'memory' | 'redis'
+  /** Unique per process start; pub/sub messages carry it so an instance can ignore its own. */
+  readonly instanceId: string
+  readonly bus: Bus
+  readonly rateLimits: RateLimitStore
+  /** `unavailable` while Redis is unreachable; the memory engine is always ready. */
+  state(): EngineState
+  /** Releases connections and timers. Idempotent. */
+  close(): Promise<void>
+}

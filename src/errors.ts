@@ -1,0 +1,74 @@
+/**
+ * The one error registry. Every error a client can see has a machine code here,
+ * with its HTTP status and a default message; handlers throw `RoomgateError`
+ * and the single Fastify error handler (see http-errors.ts) renders it as
+ * `{"success": false, "error": "<message>", "code": "<code>"}`. WebSocket errors
+ * use the same codes inside seed 001's error envelope.
+ */
+export const ERRORS = {
+  bad_request: { status: 400, message: 'Bad request' },
+  unidentified: { status: 400, message: 'Identify first: connect with ?device_id= or send an identify event' },
+  unknown_event: { status: 400, message: 'No route for this event' },
+  unauthorized: { status: 401, message: 'Missing or invalid credentials' },
+  forbidden: { status: 403, message: 'Forbidden' },
+  not_found: { status: 404, message: 'Not found' },
+  method_not_allowed: { status: 405, message: 'Method not allowed' },
+  conflict: { status: 409, message: 'Conflict' },
+  payload_too_large: { status: 413, message: 'Request body too large' },
+  unsupported_media_type: { status: 415, message: 'Unsupported media type' },
+  rate_limited: { status: 429, message: 'Too many requests' },
+  internal_error: { status: 500, message: 'Internal server error' },
+  upstream_unavailable: { status: 502, message: 'Upstream service unavailable' },
+  upstream_error: { status: 502, message: 'Upstream service error' },
+  engine_unavailable: { status: 503, message: 'Shared state is unavailable (Redis unreachable)' },
+  shutting_down: { status: 503, message: 'Server is shutting down' },
+  upstream_timeout: { status: 504, message: 'Upstream service timed out' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export interface RoomgateErrorOptions {
+  /** Extra response headers, e.g. `Retry-After`. */
+  headers?: Record<string, string>
+  cause?: unknown
+  /**
+   * The HTTP status, when it must differ from the registry's (an upstream's own
+   * 4xx code passed through keeps the upstream's status).
+   */
+  status?: number
+}
+
+export class RoomgateError extends Error {
+  readonly code: string
+  readonly status: number
+  readonly headers: Record<string, string> | undefined
+
+  constructor(code: ErrorCode, message?: string, options?: RoomgateErrorOptions)
+  /** An error code that is not ours (an upstream's), with an explicit status. */
+  constructor(code: string, message: string, options: RoomgateErrorOptions & { status: number })
+  constructor(code: string, message?: string, options: RoomgateErrorOptions = {}) {
+    const known = (ERRORS as Record<string, { status: number; message: string }>)[code]
+    super(message ?? known?.message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'RoomgateError'
+    this.code = code
+    this.status = options.status ?? known?.status ?? 500
+    this.headers = options.headers
+  }
+}
+
+/** The code the registry uses for an HTTP status, for errors raised by Fastify itself. */
+export function codeForStatus(status: number): ErrorCode {
+  for (const [code, spec] of Object.entries(ERRORS)) {
+    if (spec.status === status && code !== 'unidentified' && code !== 'unknown_event') return code as ErrorCode
+  }
+  return status >= 500 ? 'internal_error' : 'bad_request'
+}
+
+/** Seconds for a `Retry-After` header: whole seconds, at least 1. */
+export function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)))
+}
+
+export function rateLimited(retryAfterMs: number, message?: string): RoomgateError {
+  return new RoomgateError('rate_limited', message, { headers: { 'retry-after': retryAfterSeconds(retryAfterMs) } })
+}

@@ -1,0 +1,73 @@
+/**
+ * Sends one client event to its service: `POST {service}/gateway/handle` with
+ * `{event, request_id, device_id, data}`. A 2xx JSON reply is the response's
+ * data; anything else becomes a RoomgateError with the right code.
+ */
+import type { Dispatcher } from 'undici'
+import { RoomgateError } from '../errors.js'
+import { upstreamFailure } from '../upstream/errors.js'
+import type { Upstream } from '../upstream/pools.js'
+import { errorFromReply } from './reply.js'
+
+export interface EventCall {
+  event: string
+  request_id?: string | number
+  device_id: string
+  data: unknown
+}
+
+/** Replies larger than this are refused: they would be pushed whole to a WebSocket client. */
+export const MAX_REPLY_BYTES = 4 * 1024 * 1024
+
+const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' }
+
+async function readBounded(body: Dispatcher.ResponseData['body'], service: string): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > MAX_REPLY_BYTES) {
+      body.destroy()
+      throw new RoomgateError('upstream_error', `Service ${service} sent a reply over ${MAX_REPLY_BYTES} bytes`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks, size).toString('utf8')
+}
+
+export async function callService(upstream: Upstream, call: EventCall): Promise<unknown> {
+  let res: Dispatcher.ResponseData
+  try {
+    res = await upstream.pool.request({
+      method: 'POST',
+      path: `${upstream.basePath}/gateway/handle`,
+      headers: JSON_HEADERS,
+      body: JSON.stringify(call),
+    })
+  } catch (err) {
+    throw upstreamFailure(upstream.name, err)
+  }
+
+  let text: string
+  try {
+    text = await readBounded(res.body, upstream.name)
+  } catch (err) {
+    if (err instanceof RoomgateError) throw err
+    throw upstreamFailure(upstream.name, err)
+  }
+
+  let parsed: unknown = null
+  let valid = true
+  if (text.length > 0) {
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      valid = false
+    }
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    if (!valid) throw new RoomgateError('upstream_error', `Service ${upstream.name} sent a reply that is not JSON`)
+    return parsed
+  }
+  throw errorFromReply(upstream.name, res.statusCode, valid ? parsed : undefined)
+}

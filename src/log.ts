@@ -1,0 +1,45 @@
+/**
+ * pino, with every place a credential can appear redacted. Log lines must help
+ * at 3 a.m. and must never carry a secret.
+ */
+import { pino, type Logger } from 'pino'
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["x-internal-token"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["x-internal-token"]',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+  '*.internalToken',
+]
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'roomgate' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination ?? process.stdout,
+  )
+}
+
+/** A URL for a log line: user and password removed. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return '[invalid url]'
+  }
+}
+
+export type { Logger }

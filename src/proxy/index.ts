@@ -1,0 +1,61 @@
+/**
+ * The HTTP proxy (seed 001): each configured prefix is forwarded to its
+ * service with path and query unchanged and bodies streamed both ways, behind
+ * the per-IP rate limit and the route's credential check.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestAsyncHookHandler } from 'fastify'
+import { credentialGuard } from '../auth/credentials.js'
+import type { Config } from '../config/schema.js'
+import type { Counter, Histogram } from '../metrics/registry.js'
+import type { FailureLog } from '../upstream/failure-log.js'
+import type { Upstreams } from '../upstream/pools.js'
+import { forward } from './forward.js'
+import { requestHeaders } from './headers.js'
+
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+export interface ProxyDeps {
+  config: Config
+  upstreams: Upstreams
+  rateLimit: onRequestAsyncHookHandler
+  requests: Counter
+  upstreamLatency: Histogram
+  failures: FailureLog
+}
+
+export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
+  const { config } = deps
+  await app.register(async (scope) => {
+    // Bodies stay unread: forward() streams them to the upstream as they arrive,
+    // so an upload of any size never sits in memory and no body limit applies.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
+
+    for (const route of config.proxy.routes) {
+      const upstream = deps.upstreams.get(route.service)
+      const guard = credentialGuard(route.auth, config.auth)
+      const latency = deps.upstreamLatency.child(route.service, 'proxy')
+      const onRequest = guard ? [deps.rateLimit, guard] : [deps.rateLimit]
+
+      const handler = (request: FastifyRequest, reply: FastifyReply): void => {
+        void reply.hijack()
+        const req = request.raw
+        const headers = requestHeaders(req, upstream.host, {
+          remoteAddress: req.socket.remoteAddress ?? '',
+          encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
+          trustProxy: config.trustProxy,
+        })
+        forward(req, reply.raw, upstream, headers, (status, seconds, error) => {
+          deps.requests.child(route.service, String(status)).inc()
+          if (status > 0) latency.observe(seconds)
+          if (error) deps.failures.report(route.service, 'proxy', error)
+        })
+      }
+
+      const prefix = route.prefix.replace(/\/+$/, '')
+      for (const url of [prefix, `${prefix}/*`]) {
+        scope.route({ method: METHODS, url, handler, onRequest, exposeHeadRoute: false })
+      }
+    }
+  })
+}

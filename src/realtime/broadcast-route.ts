@@ -1,0 +1,52 @@
+import Type from 'typebox'
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { internalTokenGuard } from '../auth/internal.js'
+import { RoomgateError } from '../errors.js'
+import type { Broadcaster } from './broadcast.js'
+import { MAX_EVENT_NAME_CHARS } from './protocol.js'
+
+export const MAX_BROADCAST_DEVICE_IDS = 10_000
+
+const BroadcastBody = Type.Object(
+  {
+    event: Type.String({ minLength: 1, maxLength: MAX_EVENT_NAME_CHARS }),
+    data: Type.Optional(Type.Unknown()),
+    targets: Type.Object(
+      {
+        device_ids: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: MAX_BROADCAST_DEVICE_IDS }),
+        ),
+        all: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const BroadcastReply = Type.Object({
+  success: Type.Literal(true),
+  delivered: Type.Integer(),
+  instances: Type.Integer(),
+  unconfirmed: Type.Integer(),
+})
+
+/** `POST /internal/broadcast` (seed 001): push an event to devices on every instance. */
+export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadcaster, internalToken: string): void {
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
+    '/internal/broadcast',
+    {
+      schema: { body: BroadcastBody, response: { 200: BroadcastReply } },
+      onRequest: internalTokenGuard(internalToken),
+    },
+    async (request) => {
+      const { event, data, targets } = request.body
+      if (!targets.all && !targets.device_ids?.length) {
+        throw new RoomgateError('bad_request', 'targets must list device_ids or set all: true')
+      }
+      const result = await broadcaster.broadcast({ event, data, targets })
+      return { success: true as const, ...result }
+    },
+  )
+}

@@ -1,0 +1,148 @@
+/**
+ * Cluster-wide broadcast. The instance that takes the request publishes it on
+ * the bus; every subscribed instance, this one included, delivers to its own
+ * connections and reports how many it reached. PUBLISH tells how many instances
+ * got the message, so the caller waits for exactly that many counts (or
+ * `ackTimeoutMs`) and answers with the total. One code path for both engines.
+ *
+ * Wire format on `rg:bc`: one JSON header line `{id, from, targets}`, a newline,
+ * then the client frame exactly as it is sent, so no instance serialises it again.
+ */
+import { randomUUID } from 'node:crypto'
+import { channels } from '../engine/keys.js'
+import type { Engine } from '../engine/types.js'
+import type { Logger } from '../log.js'
+import type { Hub, Targets } from './hub.js'
+import { eventFrame } from './protocol.js'
+import type { RealtimeMetrics } from './metrics.js'
+
+export interface BroadcastRequest {
+  event: string
+  data?: unknown
+  targets: Targets
+}
+
+export interface BroadcastResult {
+  /** Connections reached, summed over the instances that answered. */
+  delivered: number
+  /** Instances that reported their count in time. */
+  instances: number
+  /** Instances that got the broadcast but did not report in time. */
+  unconfirmed: number
+}
+
+interface Pending {
+  expected: number
+  answered: number
+  delivered: number
+  done: (r: BroadcastResult) => void
+  timer: NodeJS.Timeout
+}
+
+interface Header {
+  id: string
+  from: string
+  targets: Targets
+}
+
+export class Broadcaster {
+  private readonly pending = new Map<string, Pending>()
+  private readonly ackChannel: string
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly hub: Hub,
+    private readonly ackTimeoutMs: number,
+    private readonly metrics: RealtimeMetrics,
+    private readonly log: Logger,
+  ) {
+    this.ackChannel = channels.broadcastAck(engine.instanceId)
+  }
+
+  async start(): Promise<void> {
+    await this.engine.bus.subscribe(channels.broadcast, this.onBroadcast)
+    await this.engine.bus.subscribe(this.ackChannel, this.onAck)
+  }
+
+  async close(): Promise<void> {
+    for (const [id, p] of this.pending) this.settle(id, p)
+    await this.engine.bus.unsubscribe(channels.broadcast, this.onBroadcast)
+    await this.engine.bus.unsubscribe(this.ackChannel, this.onAck)
+  }
+
+  /** Rejects with `engine_unavailable` (nothing delivered anywhere) when the bus is down. */
+  async broadcast(req: BroadcastRequest): Promise<BroadcastResult> {
+    const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets }
+    const message = `${JSON.stringify(header)}\n${eventFrame(req.event, req.data)}`
+    const result = new Promise<BroadcastResult>((done) => {
+      const timer = setTimeout(() => this.settle(header.id), this.ackTimeoutMs)
+      this.pending.set(header.id, { expected: Infinity, answered: 0, delivered: 0, done, timer })
+    })
+    let receivers: number
+    try {
+      receivers = await this.engine.bus.publish(channels.broadcast, message)
+    } catch (err) {
+      this.drop(header.id)
+      throw err
+    }
+    this.metrics.broadcasts.inc()
+    const p = this.pending.get(header.id)
+    if (p) {
+      p.expected = receivers
+      if (p.answered >= p.expected) this.settle(header.id, p)
+    }
+    return result
+  }
+
+  private readonly onBroadcast = (message: string): void => {
+    const nl = message.indexOf('\n')
+    let header: Header
+    try {
+      header = JSON.parse(message.slice(0, nl)) as Header
+    } catch {
+      this.log.warn('ignoring a malformed broadcast message on the bus')
+      return
+    }
+    const count = this.hub.deliver(header.targets, Buffer.from(message.slice(nl + 1)))
+    this.metrics.deliveries.inc(count)
+    if (header.from === this.engine.instanceId) {
+      this.record(header.id, count)
+      return
+    }
+    const ack = JSON.stringify({ id: header.id, count })
+    this.engine.bus.publish(channels.broadcastAck(header.from), ack).catch(() => {
+      // The sender will answer with the counts it has when its timeout fires.
+    })
+  }
+
+  private readonly onAck = (message: string): void => {
+    try {
+      const { id, count } = JSON.parse(message) as { id: string; count: number }
+      this.record(id, count)
+    } catch {
+      this.log.warn('ignoring a malformed broadcast ack on the bus')
+    }
+  }
+
+  private record(id: string, count: number): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    p.answered++
+    p.delivered += count
+    if (p.answered >= p.expected) this.settle(id, p)
+  }
+
+  private settle(id: string, p = this.pending.get(id)): void {
+    if (!p) return
+    this.drop(id)
+    const expected = Number.isFinite(p.expected) ? p.expected : p.answered
+    p.done({ delivered: p.delivered, instances: p.answered, unconfirmed: Math.max(0, expected - p.answered) })
+  }
+
+  private drop(id: string): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    clearTimeout(p.timer)
+    this.pending.delete(id)
+  }
+}

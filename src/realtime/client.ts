@@ -1,0 +1,55 @@
+/**
+ * One WebSocket connection. Its outgoing queue is bounded: when the bytes
+ * waiting in the socket pass `maxBufferedBytes`, the client has stopped reading
+ * and is cut off, so a slow reader can never grow the server's memory.
+ */
+import type { WebSocket } from 'ws'
+import { TokenBucket, type RateRule } from '../ratelimit/token-bucket.js'
+
+export type DisconnectReason = 'slow_consumer' | 'ping_timeout'
+
+export interface ClientOptions {
+  rateLimit: RateRule
+  maxBufferedBytes: number
+  onDisconnect: (client: Client, reason: DisconnectReason) => void
+}
+
+const OPEN = 1
+
+export class Client {
+  deviceId: string | undefined
+  /** Set by pong, cleared by each ping round (see liveness.ts). */
+  alive = true
+  readonly bucket: TokenBucket
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly ip: string,
+    private readonly options: ClientOptions,
+  ) {
+    this.bucket = new TokenBucket(options.rateLimit, Date.now())
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === OPEN
+  }
+
+  /** Queues a text frame. Returns false when the client is gone or was just cut off for not reading. */
+  send(frame: string | Buffer): boolean {
+    const socket = this.socket
+    if (socket.readyState !== OPEN) return false
+    if (socket.bufferedAmount + frame.length > this.options.maxBufferedBytes) {
+      this.drop('slow_consumer')
+      return false
+    }
+    socket.send(frame, { binary: false })
+    return true
+  }
+
+  /** Cuts the connection at once: a close frame would only queue behind the unread bytes. */
+  drop(reason: DisconnectReason): void {
+    if (this.socket.readyState > OPEN) return
+    this.options.onDisconnect(this, reason)
+    this.socket.terminate()
+  }
+}

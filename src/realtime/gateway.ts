@@ -1,0 +1,127 @@
+/**
+ * What happens to each message a client sends: rate limit, parse, identity,
+ * then a local handler or the service the routing table names. Every outcome
+ * is a response or an error envelope; nothing a client sends can throw out of here.
+ */
+import { ERRORS, RoomgateError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { EventRouter } from '../events/routing.js'
+import { callService } from '../events/dispatch.js'
+import type { Upstreams } from '../upstream/pools.js'
+import type { FailureLog } from '../upstream/failure-log.js'
+import type { Client } from './client.js'
+import type { Hub } from './hub.js'
+import { isValidDeviceId, type LocalEvents } from './local-events.js'
+import { errorFrame, parseInbound, responseFrame, type ErrorBody, type Inbound, type RequestId } from './protocol.js'
+import type { RealtimeMetrics } from './metrics.js'
+
+export interface GatewayDeps {
+  hub: Hub
+  router: EventRouter
+  upstreams: Upstreams
+  local: LocalEvents
+  metrics: RealtimeMetrics
+  log: Logger
+  failures: FailureLog
+}
+
+export class Gateway {
+  constructor(private readonly deps: GatewayDeps) {
+    deps.local.register('identify', (client, message) => this.identify(client, message), { requiresIdentity: false })
+  }
+
+  onMessage(client: Client, raw: string): void {
+    const { metrics, local, router } = this.deps
+    metrics.messagesIn.inc()
+    const wait = client.bucket.take(Date.now())
+    const parsed = parseInbound(raw)
+    const event = parsed.ok ? parsed.message.event : parsed.event
+    const requestId = parsed.ok ? parsed.message.request_id : parsed.request_id
+
+    if (wait > 0) {
+      metrics.rateLimited.inc()
+      this.sendError(client, event, requestId, {
+        code: 'rate_limited',
+        message: `Rate limit exceeded; retry in ${wait} ms`,
+        retry_after_ms: wait,
+      })
+      return
+    }
+    if (!parsed.ok) {
+      this.sendError(client, event, requestId, { code: 'bad_request', message: parsed.error })
+      return
+    }
+
+    const message = parsed.message
+    const handler = local.get(message.event)
+    if (handler) {
+      if (handler.requiresIdentity && client.deviceId === undefined) return this.unidentified(client, message)
+      void this.answer(client, message, () => handler.handler(client, message))
+      return
+    }
+    if (client.deviceId === undefined) return this.unidentified(client, message)
+    const service = router.match(message.event)
+    if (service === undefined) {
+      this.sendError(client, message.event, message.request_id, {
+        code: 'unknown_event',
+        message: `No route for event '${message.event}'`,
+      })
+      return
+    }
+    const upstream = this.deps.upstreams.get(service)
+    const deviceId = client.deviceId
+    const call = { event: message.event, request_id: message.request_id, device_id: deviceId, data: message.data }
+    void this.answer(client, message, () => callService(upstream, call), service)
+  }
+
+  private identify(client: Client, message: Inbound): { device_id: string } {
+    const id = (message.data as { device_id?: unknown } | null)?.device_id
+    if (!isValidDeviceId(id)) {
+      throw new RoomgateError('bad_request', "'data.device_id' must be a string of 1 to 256 printable characters")
+    }
+    if (client.deviceId !== undefined && client.deviceId !== id) {
+      throw new RoomgateError('conflict', `This connection is already identified as '${client.deviceId}'`)
+    }
+    if (client.deviceId === undefined) this.deps.hub.identify(client, id)
+    return { device_id: id }
+  }
+
+  private unidentified(client: Client, message: Inbound): void {
+    this.sendError(client, message.event, message.request_id, {
+      code: 'unidentified',
+      message: 'Identify first: connect with ?device_id= or send an identify event',
+    })
+  }
+
+  /** Runs a local handler (no `service`) or a service call, and answers the client either way. */
+  private async answer(client: Client, message: Inbound, run: () => unknown, service?: string): Promise<void> {
+    const { metrics, log } = this.deps
+    const started = performance.now()
+    try {
+      const data = await run()
+      if (service) {
+        metrics.events.child(service, 'ok').inc()
+        metrics.latency.child(service, 'event').observe((performance.now() - started) / 1000)
+      }
+      if (client.send(responseFrame(message.event, message.request_id, data))) metrics.messagesOut.inc()
+    } catch (err) {
+      const body = toErrorBody(err)
+      if (service) {
+        metrics.events.child(service, body.code in ERRORS ? body.code : 'service_code').inc()
+        this.deps.failures.report(service, 'event', err)
+      } else if (body.code === 'internal_error') {
+        log.error({ err, event: message.event }, 'local event handler failed')
+      }
+      this.sendError(client, message.event, message.request_id, body)
+    }
+  }
+
+  private sendError(client: Client, event: string | undefined, requestId: RequestId | undefined, error: ErrorBody): void {
+    if (client.send(errorFrame(event, requestId, error))) this.deps.metrics.messagesOut.inc()
+  }
+}
+
+function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof RoomgateError) return { code: err.code, message: err.message }
+  return { code: 'internal_error', message: 'Internal server error' }
+}

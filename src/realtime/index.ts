@@ -1,0 +1,144 @@
+/**
+ * The realtime gateway (seed 001): `WS /ws`, event routing, liveness, and the
+ * cluster broadcast behind `POST /internal/broadcast`.
+ */
+import websocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Config } from '../config/schema.js'
+import type { Engine } from '../engine/types.js'
+import { RoomgateError } from '../errors.js'
+import { EventRouter } from '../events/routing.js'
+import type { Logger } from '../log.js'
+import type { Counter, Histogram, Registry } from '../metrics/registry.js'
+import type { FailureLog } from '../upstream/failure-log.js'
+import type { Upstreams } from '../upstream/pools.js'
+import { Broadcaster } from './broadcast.js'
+import { registerBroadcastRoute } from './broadcast-route.js'
+import { Client } from './client.js'
+import { Gateway } from './gateway.js'
+import { Hub } from './hub.js'
+import { Liveness } from './liveness.js'
+import { isValidDeviceId, LocalEvents } from './local-events.js'
+import { RealtimeMetrics } from './metrics.js'
+
+export const CLOSE_GOING_AWAY = 1001
+
+export interface RealtimeDeps {
+  config: Config
+  engine: Engine
+  upstreams: Upstreams
+  registry: Registry
+  upstreamLatency: Histogram
+  rateLimited: Counter
+  failures: FailureLog
+  log: Logger
+  isClosing: () => boolean
+}
+
+export interface Realtime {
+  hub: Hub
+  /** Where other capabilities add the events roomgate answers itself. */
+  local: LocalEvents
+  broadcaster: Broadcaster
+  start(): Promise<void>
+  close(): Promise<void>
+  /** Cuts every connection still open (after the drain timeout). */
+  terminateAll(): void
+}
+
+type WsRequest = FastifyRequest<{ Querystring: { device_id?: unknown } }>
+
+export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps): Promise<Realtime> {
+  const { config, log } = deps
+  const hub = new Hub()
+  const local = new LocalEvents()
+  const metrics = new RealtimeMetrics(deps.registry, hub, deps.upstreamLatency, deps.rateLimited)
+  const gateway = new Gateway({
+    hub,
+    local,
+    metrics,
+    log,
+    router: new EventRouter(config.events.routes),
+    upstreams: deps.upstreams,
+    failures: deps.failures,
+  })
+  const broadcaster = new Broadcaster(deps.engine, hub, config.broadcast.ackTimeoutMs, metrics, log)
+  const liveness = new Liveness(hub, config.ws.pingIntervalMs)
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: config.maxMessageBytes,
+      // Compression would cost ~300 KB of zlib state per connection.
+      perMessageDeflate: false,
+      clientTracking: false,
+    },
+    // ws already closes the socket with the right code (1009, 1007, 1002) on a
+    // protocol error; the error is the client's, so it is not worth more than debug.
+    errorHandler: (err) => log.debug({ err: err.message }, 'websocket protocol error'),
+    // Shutdown: tell every client we are going away, then let them close.
+    preClose: (done) => {
+      for (const client of hub.all()) client.socket.close(CLOSE_GOING_AWAY, 'server shutting down')
+      done()
+    },
+  })
+
+  const onDisconnect = (client: Client, reason: string) => {
+    metrics.disconnects.child(reason).inc()
+    log.info({ device: client.deviceId, ip: client.ip, reason }, 'websocket client cut off')
+  }
+
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      onRequest: async (request: WsRequest) => {
+        if (deps.isClosing()) throw new RoomgateError('shutting_down')
+        const id = request.query.device_id
+        if (id !== undefined && !isValidDeviceId(id)) {
+          throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
+        }
+      },
+    },
+    (socket: WebSocket, request: WsRequest) => {
+      const client = new Client(socket, request.ip, {
+        rateLimit: config.rateLimit,
+        maxBufferedBytes: config.ws.maxBufferedBytes,
+        onDisconnect,
+      })
+      hub.add(client)
+      const id = request.query.device_id
+      if (isValidDeviceId(id)) hub.identify(client, id)
+      socket.on('message', (data: Buffer) => {
+        try {
+          gateway.onMessage(client, data.toString('utf8'))
+        } catch (err) {
+          log.error({ err }, 'websocket message handler failed')
+        }
+      })
+      socket.on('pong', () => {
+        client.alive = true
+      })
+      socket.on('close', () => hub.remove(client))
+    },
+  )
+
+  registerBroadcastRoute(app, broadcaster, config.auth.internalToken)
+
+  return {
+    hub,
+    local,
+    broadcaster,
+    async start() {
+      liveness.start()
+      await broadcaster.start()
+    },
+    async close() {
+      liveness.close()
+      await broadcaster.close()
+    },
+    terminateAll() {
+      for (const client of hub.all()) client.socket.terminate()
+    },
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Seed 001's WebSocket protocol.
+ * In:  {"event": "...", "request_id": "...", "data": {...}}
+ * Out: {"type": "response", event, request_id, data}
+ *      {"type": "event", event, data}
+ *      {"type": "error", event, request_id, error: {code, message}}
+ */
+export type RequestId = string | number
+
+export interface Inbound {
+  event: string
+  request_id?: RequestId
+  data: unknown
+}
+
+export type ParseResult =
+  | { ok: true; message: Inbound }
+  | { ok: false; error: string; event?: string; request_id?: RequestId }
+
+export const MAX_EVENT_NAME_CHARS = 200
+
+const isRequestId = (v: unknown): v is RequestId =>
+  (typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isFinite(v))
+
+export function parseInbound(raw: string): ParseResult {
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    return { ok: false, error: 'Message is not valid JSON' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: 'Message must be a JSON object' }
+  }
+  const m = value as Record<string, unknown>
+  const request_id = isRequestId(m.request_id) ? m.request_id : undefined
+  if (m.request_id !== undefined && m.request_id !== null && request_id === undefined) {
+    return { ok: false, error: "'request_id' must be a string or a number" }
+  }
+  if (typeof m.event !== 'string' || m.event.length === 0) {
+    return { ok: false, error: "Missing 'event'", request_id }
+  }
+  if (m.event.length > MAX_EVENT_NAME_CHARS) {
+    return { ok: false, error: `'event' is longer than ${MAX_EVENT_NAME_CHARS} characters`, request_id }
+  }
+  return { ok: true, message: { event: m.event, request_id, data: m.data ?? {} } }
+}
+
+export function responseFrame(event: string, requestId: RequestId | undefined, data: unknown): string {
+  return JSON.stringify({ type: 'response', event, request_id: requestId ?? null, data: data ?? null })
+}
+
+export function eventFrame(event: string, data: unknown): string {
+  return JSON.stringify({ type: 'event', event, data: data ?? null })
+}
+
+export interface ErrorBody {
+  code: string
+  message: string
+  /** Set on `rate_limited`: when to try again. */
+  retry_after_ms?: number
+}
+
+export function errorFrame(event: string | undefined, requestId: RequestId | undefined, error: ErrorBody): string {
+  return JSON.stringify({ type: 'error', event: event ?? null, request_id: requestId ?? null, error })
+}

@@ -1,0 +1,82 @@
+/**
+ * Starting and stopping one roomgate instance. Shutdown is graceful: stop
+ * accepting, tell WebSocket clients we are going away (1001), let in-flight
+ * proxied requests finish until the drain timeout, then cut what is left and
+ * release Redis.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config/schema.js'
+import { createEngine } from './engine/index.js'
+import type { Engine } from './engine/types.js'
+import { createLogger, safeUrl, type Logger } from './log.js'
+import { buildServer, type Server } from './server.js'
+
+export interface Roomgate {
+  readonly config: Config
+  readonly engine: Engine
+  readonly app: FastifyInstance
+  readonly server: Server
+  /** `http://host:port` the instance listens on (the real port when the config says 0). */
+  readonly url: string
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  logger?: Logger
+}
+
+export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
+  const log = options.logger ?? createLogger(config.logLevel)
+  const engine = await createEngine(config, log)
+  let server: Server
+  try {
+    server = await buildServer(config, engine, log)
+    await server.app.listen({ port: config.port, host: config.host })
+    await server.start()
+  } catch (err) {
+    await engine.close()
+    throw err
+  }
+  const { app } = server
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+  log.info(
+    {
+      url,
+      instance: engine.instanceId,
+      engine: engine.kind,
+      redis: config.redisUrl ? safeUrl(config.redisUrl) : undefined,
+      services: Object.fromEntries(Object.entries(config.services).map(([k, s]) => [k, safeUrl(s.url)])),
+    },
+    'roomgate listening',
+  )
+
+  let closed: Promise<void> | undefined
+  const close = () => {
+    closed ??= (async () => {
+      log.info({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'shutting down')
+      server.beginClose()
+      const timer = setTimeout(() => {
+        log.warn('drain timeout reached: cutting the connections still open')
+        app.server.closeAllConnections()
+        server.realtime.terminateAll()
+        void server.upstreams.destroy()
+      }, config.shutdown.drainTimeoutMs)
+      timer.unref()
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(timer)
+        await engine.close()
+      }
+      log.info('roomgate stopped')
+    })()
+    return closed
+  }
+
+  return { config, engine, app, server, url, close }
+}

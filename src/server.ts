@@ -1,0 +1,115 @@
+/**
+ * Builds the Fastify app from the config: registers each capability the
+ * config enables, in one place, and wires their shared pieces (engine,
+ * upstream pools, metrics). Listening and shutdown live in roomgate.ts.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Config } from './config/schema.js'
+import type { Engine } from './engine/types.js'
+import { RoomgateError } from './errors.js'
+import { installErrorHandling } from './http-errors.js'
+import type { Logger } from './log.js'
+import { ProcessMetrics } from './metrics/process.js'
+import { Registry } from './metrics/registry.js'
+import { registerProbes } from './probes.js'
+import { registerProxy } from './proxy/index.js'
+import { ipRateLimit } from './ratelimit/http.js'
+import { registerRealtime, type Realtime } from './realtime/index.js'
+import { FailureLog } from './upstream/failure-log.js'
+import { Upstreams } from './upstream/pools.js'
+
+export interface Server {
+  app: FastifyInstance
+  realtime: Realtime
+  upstreams: Upstreams
+  registry: Registry
+  /** Marks the instance as draining: readiness fails and new requests get 503. */
+  beginClose(): void
+  /** Starts background loops; call after listen. */
+  start(): Promise<void>
+}
+
+export async function buildServer(config: Config, engine: Engine, log: Logger): Promise<Server> {
+  let closing = false
+  const isClosing = () => closing
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Per-request lines would cost more than the proxying at load; failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    // Our own 503 below keeps the error format; Fastify's would not.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  })
+  installErrorHandling(app)
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done()
+    void reply.header('connection', 'close')
+    done(new RoomgateError('shutting_down'))
+  })
+
+  const registry = new Registry()
+  const processMetrics = new ProcessMetrics(registry)
+  const upstreamLatency = registry.histogram(
+    'roomgate_upstream_latency_seconds',
+    'Time to an upstream answer (proxy: to the end of the body; event: to the reply)',
+    ['service', 'kind'],
+  )
+  const rateLimited = registry.counter('roomgate_rate_limited_total', 'Requests and messages refused by a rate limit', [
+    'scope',
+  ])
+  const proxyRequests = registry.counter('roomgate_http_proxy_requests_total', 'Proxied HTTP requests by status', [
+    'service',
+    'status',
+  ])
+  const failures = new FailureLog(log)
+  const upstreams = new Upstreams(config.services, config.httpTimeoutSeconds * 1000)
+
+  registerProbes(app, engine, registry, isClosing)
+
+  const realtime = await registerRealtime(app, {
+    config,
+    engine,
+    upstreams,
+    registry,
+    upstreamLatency,
+    rateLimited,
+    failures,
+    log,
+    isClosing,
+  })
+
+  await registerProxy(app, {
+    config,
+    upstreams,
+    requests: proxyRequests,
+    upstreamLatency,
+    failures,
+    rateLimit: ipRateLimit({
+      limiter: 'http',
+      rule: config.rateLimit,
+      store: engine.rateLimits,
+      rejected: rateLimited.child('http'),
+      log,
+    }),
+  })
+
+  // After the server has stopped and drained: loops, then pools.
+  app.addHook('onClose', async () => {
+    await realtime.close()
+    processMetrics.close()
+    await upstreams.close()
+  })
+
+  return {
+    app,
+    realtime,
+    upstreams,
+    registry,
+    beginClose: () => {
+      closing = true
+    },
+    start: () => realtime.start(),
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Process lifecycle: graceful shutdown on SIGTERM/SIGINT, immediate exit on a
+ * second signal, and a crash (uncaught exception or rejection) turned into a
+ * logged, drained, non-zero exit so a supervisor restarts the process.
+ */
+import type { Logger } from './log.js'
+
+/** Resolves with the exit code once the instance has shut down after a signal or a crash. */
+export function untilSignal(instance: { close(): Promise<void> }, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false
+    let code = 0
+    const stop = (reason: string) => {
+      if (stopping) {
+        log.warn({ reason }, 'second signal: exiting now')
+        resolve(1)
+        return
+      }
+      stopping = true
+      log.info({ reason }, 'stopping')
+      instance.close().then(
+        () => resolve(code),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed')
+          resolve(1)
+        },
+      )
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+    // A bug, not a client: log it, drain what we can, exit non-zero so a supervisor restarts us.
+    const crash = (err: unknown, kind: string) => {
+      log.fatal({ err }, kind)
+      code = 1
+      if (!stopping) stop(kind)
+    }
+    process.on('uncaughtException', (err) => crash(err, 'uncaughtException'))
+    process.on('unhandledRejection', (err) => crash(err, 'unhandledRejection'))
+  })
+}

@@ -1,0 +1,81 @@
+/** Runs each contract suite against the memory engine and the Redis engine (real redis-server). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMemoryEngine } from '../../src/engine/memory.js'
+import { createRedisEngine } from '../../src/engine/redis.js'
+import type { Engine } from '../../src/engine/types.js'
+import { RedisServer } from '../helpers/redis-server.js'
+import { silentLog } from '../helpers/log.js'
+import { waitFor } from '../helpers/ports.js'
+import { busContract } from './bus.contract.js'
+import { rateLimitContract } from './rate-limit.contract.js'
+
+const redis = new RedisServer()
+beforeAll(async () => {
+  await redis.start()
+})
+afterAll(async () => {
+  await redis.stop()
+})
+
+const redisEngine = () =>
+  createRedisEngine({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, silentLog)
+const fixture = (engine: Engine) => ({ bus: engine.bus, store: engine.rateLimits, close: () => engine.close() })
+
+busContract('memory', async () => fixture(createMemoryEngine()))
+busContract('redis', async () => fixture(await redisEngine()))
+rateLimitContract('memory', async () => fixture(createMemoryEngine()))
+rateLimitContract('redis', async () => fixture(await redisEngine()))
+
+describe('Redis engine across instances', () => {
+  it('delivers a message published by one instance to the others, and counts them', async () => {
+    const [a, b, c] = await Promise.all([redisEngine(), redisEngine(), redisEngine()])
+    try {
+      const got: string[] = []
+      await b.bus.subscribe('x', (m) => got.push(`b:${m}`))
+      await c.bus.subscribe('x', (m) => got.push(`c:${m}`))
+      expect(await a.bus.publish('x', 'hi')).toBe(2)
+      await waitFor(() => got.length === 2)
+      expect(got.sort()).toEqual(['b:hi', 'c:hi'])
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()])
+    }
+  })
+
+  it('shares one bucket between instances', async () => {
+    const [a, b] = await Promise.all([redisEngine(), redisEngine()])
+    try {
+      const rule = { rps: 0.001, burst: 4 }
+      const verdicts = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).rateLimits.take('shared', 'one-client', rule)),
+      )
+      expect(verdicts.filter((v) => v.allowed)).toHaveLength(4)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('keeps bucket keys under rg: and lets them expire', async () => {
+    const e = await redisEngine()
+    const client = redis.client()
+    try {
+      await e.rateLimits.take('http', '10.1.2.3', { rps: 10, burst: 20 })
+      const ttl = await client.pttl('rg:rl:http:10.1.2.3')
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(3_000)
+    } finally {
+      client.disconnect()
+      await e.close()
+    }
+  })
+
+  it('releases its connections on close', async () => {
+    const client = redis.client()
+    const e = await redisEngine()
+    const names = async () =>
+      String(await client.client('LIST')).split('\n').filter((l: string) => l.includes(`name=roomgate:${e.instanceId}`))
+    expect(await names()).toHaveLength(2)
+    await e.close()
+    await waitFor(async () => (await names()).length === 0)
+    client.disconnect()
+  })
+})

@@ -1,0 +1,161 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { buildConfig, ConfigError, dottedKey, loadConfig } from '../../src/config/load.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'roomgate-config-'))
+function file(name: string, text: string): string {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+describe('config defaults', () => {
+  const config = buildConfig({}, {})
+
+  it('uses the embedded defaults: memory engine on port 8080, seed 001 values', () => {
+    expect(config.port).toBe(8080)
+    expect(config.host).toBe('0.0.0.0')
+    expect(config.redisUrl).toBeUndefined()
+    expect(config.rateLimit).toEqual({ rps: 10, burst: 20 })
+    expect(config.maxMessageBytes).toBe(65536)
+    expect(config.httpTimeoutSeconds).toBe(10)
+    expect(config.auth.internalToken).toBe('')
+    expect(config.services.lobby!.url).toBe('http://lobby:8000')
+    expect(config.services.measurement!.url).toBe('http://measurement:8000')
+    expect(config.services.simulation!.url).toBe('http://simulation:8000')
+    expect(config.services.lobby!.connections).toBe(128)
+  })
+
+  it("holds seed 001's routing table and proxy routes", () => {
+    expect(config.events.routes.map((r) => r.service)).toEqual(['lobby', 'lobby', 'measurement', 'simulation'])
+    expect(config.proxy.routes.map((r) => [r.prefix, r.service, r.auth])).toEqual([
+      ['/v1/measurement', 'measurement', 'none'],
+      ['/v1/jobs', 'measurement', 'none'],
+      ['/v1/simulation', 'simulation', 'none'],
+    ])
+  })
+
+  it('is frozen all the way down', () => {
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.rateLimit)).toBe(true)
+    expect(Object.isFrozen(config.events.routes[0]!.match)).toBe(true)
+    expect(() => {
+      ;(config.rateLimit as { rps: number }).rps = 1
+    }).toThrow(TypeError)
+  })
+})
+
+describe('config sources', () => {
+  it('reads YAML and JSON files', () => {
+    const yaml = loadConfig({ file: file('a.yaml', 'port: 9001\nrateLimit: { rps: 2.5 }\n'), env: {} })
+    expect(yaml.port).toBe(9001)
+    expect(yaml.rateLimit).toEqual({ rps: 2.5, burst: 20 })
+    const json = loadConfig({ file: file('a.json', '{"port": 9002, "auth": {"internalToken": "t"}}'), env: {} })
+    expect(json.port).toBe(9002)
+    expect(json.auth.internalToken).toBe('t')
+  })
+
+  it('lets env win over the file, with the seed names', () => {
+    const f = file('b.yaml', 'port: 9001\nrateLimit: { rps: 3, burst: 4 }\nservices: { lobby: { url: "http://file:1" } }\n')
+    const c = loadConfig({
+      file: f,
+      env: {
+        PORT: '9100',
+        HOST: '127.0.0.1',
+        REDIS_URL: 'redis://127.0.0.1:6390',
+        LOBBY_URL: 'http://lobby.internal:8000',
+        MEASUREMENT_URL: 'http://m:1',
+        SIMULATION_URL: 'http://s:2',
+        INTERNAL_AUTH_TOKEN: 'secret',
+        MAX_MESSAGE_BYTES: '1024',
+        RATE_LIMIT_RPS: '10.0',
+        RATE_LIMIT_BURST: '30',
+        HTTP_TIMEOUT_SECONDS: '2.5',
+      },
+    })
+    expect(c.port).toBe(9100)
+    expect(c.host).toBe('127.0.0.1')
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6390')
+    expect(c.services.lobby!.url).toBe('http://lobby.internal:8000')
+    expect(c.services.measurement!.url).toBe('http://m:1')
+    expect(c.services.simulation!.url).toBe('http://s:2')
+    expect(c.auth.internalToken).toBe('secret')
+    expect(c.maxMessageBytes).toBe(1024)
+    expect(c.rateLimit).toEqual({ rps: 10, burst: 30 })
+    expect(c.httpTimeoutSeconds).toBe(2.5)
+  })
+
+  it('treats an empty env var as unset', () => {
+    const c = buildConfig({ port: 9003 }, { PORT: '', REDIS_URL: '' })
+    expect(c.port).toBe(9003)
+    expect(c.redisUrl).toBeUndefined()
+  })
+
+  it('keeps a seed service URL when the file only changes its pool size', () => {
+    const c = buildConfig({ services: { lobby: { connections: 4 }, extra: { url: 'http://extra:1' } } }, {})
+    expect(c.services.lobby).toEqual({ url: 'http://lobby:8000', connections: 4 })
+    expect(c.services.extra).toEqual({ url: 'http://extra:1', connections: 128 })
+  })
+})
+
+describe('config errors name the key', () => {
+  const cases: Array<{ desc: string; tree?: Record<string, unknown>; env?: Record<string, string>; error: RegExp }> = [
+    { desc: 'negative rate', tree: { rateLimit: { rps: -1 } }, error: /rateLimit\.rps must be > 0/ },
+    { desc: 'zero burst', tree: { rateLimit: { burst: 0 } }, error: /rateLimit\.burst must be >= 1/ },
+    { desc: 'port out of range', tree: { port: 70000 }, error: /^port must be <= 65535/ },
+    { desc: 'port not an integer', tree: { port: 80.5 }, error: /^port must be integer/ },
+    { desc: 'unknown top-level key', tree: { ratelimit: {} }, error: /ratelimit: unknown setting/ },
+    { desc: 'unknown nested key', tree: { rateLimit: { rsp: 1 } }, error: /rateLimit\.rsp: unknown setting/ },
+    { desc: 'bad log level', tree: { logLevel: 'loud' }, error: /logLevel must be one of "fatal"/ },
+    { desc: 'bad redis url', tree: { redisUrl: 'http://x' }, error: /redisUrl must match pattern/ },
+    {
+      desc: 'env var that is not a number',
+      env: { RATE_LIMIT_RPS: 'fast' },
+      error: /RATE_LIMIT_RPS \(rateLimit\.rps\) must be a number, got "fast"/,
+    },
+    { desc: 'env var out of range', env: { MAX_MESSAGE_BYTES: '10' }, error: /maxMessageBytes \(from MAX_MESSAGE_BYTES\) must be >= 64/ },
+    { desc: 'env integer with a fraction', env: { PORT: '80.5' }, error: /PORT \(port\) must be an integer/ },
+    { desc: 'service url that is not a URL', env: { LOBBY_URL: 'lobby:8000:x' }, error: /services\.lobby\.url must/ },
+    { desc: 'service url with another scheme', tree: { services: { lobby: { url: 'ftp://x' } } }, error: /services\.lobby\.url must use http or https/ },
+    {
+      desc: 'event route to an unknown service',
+      tree: { events: { routes: [{ match: ['a.*'], service: 'nope' }] } },
+      error: /events\.routes\[0\]\.service "nope" is not defined in services/,
+    },
+    {
+      desc: 'event pattern with a star inside',
+      tree: { events: { routes: [{ match: ['a*b'], service: 'lobby' }] } },
+      error: /events\.routes\[0\]\.match\[0\] "a\*b" must be/,
+    },
+    {
+      desc: 'proxy route on /',
+      tree: { proxy: { routes: [{ prefix: '/', service: 'lobby' }] } },
+      error: /proxy\.routes\[0\]\.prefix must not be "\/"/,
+    },
+    {
+      desc: 'proxy route needing bearer tokens that are not configured',
+      tree: { proxy: { routes: [{ prefix: '/v1/x', service: 'lobby', auth: 'bearer' }] } },
+      error: /proxy\.routes\[0\]\.auth is "bearer" but auth\.bearerTokens is empty/,
+    },
+    { desc: 'wrong type in an array', tree: { auth: { bearerTokens: [1] } }, error: /auth\.bearerTokens\[0\] must be string/ },
+  ]
+  for (const c of cases) {
+    it(c.desc, () => {
+      expect(() => buildConfig(c.tree ?? {}, c.env ?? {})).toThrow(c.error)
+    })
+  }
+
+  it('reports a missing file and a file that is not a mapping', () => {
+    expect(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).toThrow(/cannot read config file .*missing\.yaml/)
+    expect(() => loadConfig({ file: file('list.yaml', '- 1\n- 2\n'), env: {} })).toThrow(/must hold a mapping/)
+    expect(() => loadConfig({ file: file('bad.yaml', 'port: [1\n'), env: {} })).toThrow(ConfigError)
+  })
+
+  it('formats JSON pointers as dotted keys', () => {
+    expect(dottedKey('/events/routes/2/service')).toBe('events.routes[2].service')
+    expect(dottedKey('/services/lobby/url')).toBe('services.lobby.url')
+    expect(dottedKey('')).toBe('')
+  })
+})
