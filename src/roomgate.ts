@@ -11,6 +11,9 @@ import type { Engine } from './engine/types.js'
 import { createLogger, safeUrl, type Logger } from './log.js'
 import { buildServer, type Server } from './server.js'
 
+/** How often idle keep-alive connections are closed while draining. */
+const IDLE_SWEEP_MS = 100
+
 export interface Roomgate {
   readonly config: Config
   readonly engine: Engine
@@ -60,6 +63,10 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
     closed ??= (async () => {
       log.info({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'shutting down')
       server.beginClose()
+      // Keep-alive connections that finish their last response while we drain
+      // would otherwise stay open until their idle timeout.
+      const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS)
+      idle.unref()
       const timer = setTimeout(() => {
         log.warn('drain timeout reached: cutting the connections still open')
         app.server.closeAllConnections()
@@ -71,6 +78,7 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
         await app.close()
       } finally {
         clearTimeout(timer)
+        clearInterval(idle)
         await engine.close()
       }
       log.info('roomgate stopped')

@@ -41,6 +41,8 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     // Our own 503 below keeps the error format; Fastify's would not.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Strict bodies: a wrong type or an unknown field is a 400, never silently fixed or dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   })
   installErrorHandling(app)
   app.addHook('onRequest', (_request, reply, done) => {

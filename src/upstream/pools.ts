@@ -21,6 +21,8 @@ const MAX_CONNECT_TIMEOUT_MS = 10_000
 
 export class Upstreams {
   private readonly byName = new Map<string, Upstream>()
+  private closing: Promise<void> | undefined
+  private destroying: Promise<void> | undefined
 
   constructor(services: Config['services'], timeoutMs: number) {
     for (const [name, s] of Object.entries(services)) {
@@ -50,12 +52,15 @@ export class Upstreams {
   }
 
   /** Waits for in-flight requests, then closes the sockets. */
-  async close(): Promise<void> {
-    await Promise.all([...this.byName.values()].map((u) => u.pool.close()))
+  close(): Promise<void> {
+    if (this.destroying) return this.destroying
+    this.closing ??= Promise.all([...this.byName.values()].map((u) => u.pool.close())).then(() => undefined)
+    return this.closing
   }
 
-  /** Aborts everything still running (after the drain timeout). */
-  async destroy(): Promise<void> {
-    await Promise.all([...this.byName.values()].map((u) => u.pool.destroy()))
+  /** Aborts everything still running (after the drain timeout). Safe before or after close(). */
+  destroy(): Promise<void> {
+    this.destroying ??= Promise.all([...this.byName.values()].map((u) => u.pool.destroy())).then(() => undefined)
+    return this.destroying
   }
 }
