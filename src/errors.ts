@@ -16,6 +16,7 @@ export const ERRORS = {
   conflict: { status: 409, message: 'Conflict' },
   payload_too_large: { status: 413, message: 'Request body too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported media type' },
+  upgrade_required: { status: 426, message: 'This endpoint speaks WebSocket: send an Upgrade request' },
   rate_limited: { status: 429, message: 'Too many requests' },
   internal_error: { status: 500, message: 'Internal server error' },
   upstream_unavailable: { status: 502, message: 'Upstream service unavailable' },

@@ -21,8 +21,9 @@ export async function startDemo(): Promise<number> {
   }
   const log = createLogger(config.logLevel)
   const instance = await startRoomgate(config, { logger: log })
+  // The demo backend serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
   const services = await startDemoServices({
-    port: DEMO_SERVICES_PORT,
+    port: Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT,
     roomgateUrl: instance.url,
     internalToken: config.auth.internalToken,
   })

@@ -85,3 +85,16 @@ function headerText(v: string | string[] | undefined): string | undefined {
 function firstToken(v: string | string[] | undefined): string | undefined {
   return headerText(v)?.split(',')[0]?.trim() || undefined
 }
+
+/**
+ * True when a request path holds a `.` or `..` segment, plain or percent-encoded
+ * (`%2e`, with `%2f`/`%5c`/`\\` as separators). Forwarded unchanged, such a path
+ * could be resolved by the upstream to a place outside the route's prefix.
+ */
+export function hasDotSegment(url: string): boolean {
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  return DOT_SEGMENT.test(path)
+}
+
+const DOT_SEGMENT = /(?:^|\/|\\|%2f|%5c)(?:\.|%2e){1,2}(?:\/|\\|%2f|%5c|$)/i

@@ -6,11 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestAsyncHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { Config } from '../config/schema.js'
+import { RoomgateError } from '../errors.js'
 import type { Counter, Histogram } from '../metrics/registry.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { forward } from './forward.js'
-import { requestHeaders } from './headers.js'
+import { hasDotSegment, requestHeaders } from './headers.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
@@ -21,6 +22,10 @@ export interface ProxyDeps {
   requests: Counter
   upstreamLatency: Histogram
   failures: FailureLog
+}
+
+async function refuseDotSegments(request: FastifyRequest): Promise<void> {
+  if (hasDotSegment(request.url)) throw new RoomgateError('bad_request', 'Path segments "." and ".." are not allowed')
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
@@ -35,7 +40,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const upstream = deps.upstreams.get(route.service)
       const guard = credentialGuard(route.auth, config.auth)
       const latency = deps.upstreamLatency.child(route.service, 'proxy')
-      const onRequest = guard ? [deps.rateLimit, guard] : [deps.rateLimit]
+      const onRequest = guard ? [deps.rateLimit, guard, refuseDotSegments] : [deps.rateLimit, refuseDotSegments]
 
       const handler = (request: FastifyRequest, reply: FastifyReply): void => {
         void reply.hijack()

@@ -88,19 +88,21 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     log.info({ device: client.deviceId, ip: client.ip, reason }, 'websocket client cut off')
   }
 
-  app.get(
-    '/ws',
-    {
-      websocket: true,
-      onRequest: async (request: WsRequest) => {
-        if (deps.isClosing()) throw new RoomgateError('shutting_down')
-        const id = request.query.device_id
-        if (id !== undefined && !isValidDeviceId(id)) {
-          throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
-        }
-      },
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    onRequest: async (request: WsRequest) => {
+      if (deps.isClosing()) throw new RoomgateError('shutting_down')
+      const id = request.query.device_id
+      if (id !== undefined && !isValidDeviceId(id)) {
+        throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
+      }
     },
-    (socket: WebSocket, request: WsRequest) => {
+    // A plain HTTP GET on /ws.
+    handler: async () => {
+      throw new RoomgateError('upgrade_required')
+    },
+    wsHandler: (socket: WebSocket, request: WsRequest) => {
       const client = new Client(socket, request.ip, {
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.ws.maxBufferedBytes,
@@ -121,7 +123,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       })
       socket.on('close', () => hub.remove(client))
     },
-  )
+  })
 
   registerBroadcastRoute(app, broadcaster, config.auth.internalToken)
 

@@ -139,6 +139,18 @@ describe('forwarding', () => {
     expect(await bare.body.json()).toMatchObject({ url: '/v1/jobs' })
   })
 
+  it('refuses dot-segments that would leave the route prefix upstream', async () => {
+    for (const path of ['/v1/measurement/../admin', '/v1/measurement/%2e%2e/admin', '/v1/jobs/..%2f..%2fadmin']) {
+      const socket = connect(Number(new URL(gate.url).port), '127.0.0.1')
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      let text = ''
+      for await (const chunk of socket) text += String(chunk)
+      expect(text, path).toMatch(/^HTTP\/1\.1 400/)
+      expect(text).toContain('"code":"bad_request"')
+    }
+    expect(seen).toHaveLength(0)
+  })
+
   it('does not match look-alike paths', async () => {
     const res = await request(`${gate.url}/v1/jobsx/1`)
     expect(res.statusCode).toBe(404)

@@ -85,6 +85,12 @@ describe('identity', () => {
     expect((await c.request('identify', { device_id: 'b' })).error.code).toBe('conflict')
   })
 
+  it('answers 426 to a plain HTTP GET on /ws', async () => {
+    const res = await request(`${gate.url}/ws`)
+    expect(res.statusCode).toBe(426)
+    expect(await res.body.json()).toMatchObject({ success: false, code: 'upgrade_required' })
+  })
+
   it('refuses the upgrade when ?device_id= is invalid', async () => {
     await expect(TestClient.connect(`${gate.wsUrl}/ws?device_id=${encodeURIComponent('a\u0001b')}`)).rejects.toThrow(/400/)
   })

@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { requestHeaders, responseHeaders } from '../../src/proxy/headers.js'
+import { hasDotSegment, requestHeaders, responseHeaders } from '../../src/proxy/headers.js'
 
 function incoming(raw: string[]): IncomingMessage {
   const req = new IncomingMessage(new Socket())
@@ -75,4 +75,25 @@ describe('responseHeaders', () => {
       }),
     ).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] })
   })
+})
+
+describe('hasDotSegment', () => {
+  const cases: Array<[string, boolean]> = [
+    ['/v1/measurement/a/b?x=../y', false],
+    ['/v1/measurement/file.tar.gz', false],
+    ['/v1/measurement/..hidden', false],
+    ['/v1/measurement/a..b/c', false],
+    ['/v1/measurement/../admin', true],
+    ['/v1/measurement/./a', true],
+    ['/v1/measurement/..', true],
+    ['/v1/measurement/%2e%2e/admin', true],
+    ['/v1/measurement/%2E./admin', true],
+    ['/v1/measurement/..%2fadmin', true],
+    ['/v1/measurement%2f..%2fadmin', true],
+    ['/v1/measurement/..%5cadmin', true],
+    ['/v1/measurement\\..\\admin', true],
+  ]
+  for (const [url, expected] of cases) {
+    it(`${url} → ${expected}`, () => expect(hasDotSegment(url)).toBe(expected))
+  }
 })
