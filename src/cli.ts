@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from './config/load.js'
 import { startRoomgate, type Roomgate } from './roomgate.js'
 import { createLogger } from './log.js'
-import { untilSignal } from './signals.js'
+import { SHUTDOWN_MARGIN_MS, untilSignal } from './signals.js'
 
 const USAGE = `Usage: roomgate <command> [options]
 
@@ -82,5 +82,5 @@ async function start(file: string | undefined): Promise<number> {
     log.fatal({ err }, 'roomgate failed to start')
     return 1
   }
-  return untilSignal(instance, log)
+  return untilSignal(instance, log, config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS)
 }

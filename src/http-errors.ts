@@ -3,7 +3,7 @@
  * (validation, body too large, bad JSON) are mapped to the registry by status;
  * anything else is a bug: logged with its stack, answered 500 without details.
  */
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { codeForStatus, RoomgateError } from './errors.js'
 
@@ -17,19 +17,29 @@ export function errorBody(err: RoomgateError): ErrorBody {
   return { success: false, error: err.message, code: err.code }
 }
 
-/** For routes that took over the raw response (the proxy). */
-export function writeError(res: ServerResponse, err: RoomgateError): void {
+/**
+ * For routes that took over the raw response (the proxy). `close` ends the
+ * connection after the answer: set it when the request body was not read to
+ * the end, so its rest is never read (and never held) by the server.
+ */
+export function writeError(res: ServerResponse, err: RoomgateError, options: { close?: boolean } = {}): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
   const body = JSON.stringify(errorBody(err))
-  res.writeHead(err.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...err.headers,
-  })
-  res.end(body)
+  try {
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    res.writeHead(err.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      ...(options.close ? { connection: 'close' } : {}),
+      ...err.headers,
+    })
+    res.end(body)
+  } catch {
+    res.destroy()
+  }
 }
 
 export function toRoomgateError(err: FastifyError | RoomgateError | Error): RoomgateError {
@@ -43,6 +53,15 @@ export function toRoomgateError(err: FastifyError | RoomgateError | Error): Room
   return new RoomgateError('internal_error')
 }
 
+/**
+ * For Fastify's `frameworkErrors` option: errors raised before routing (a URL
+ * that cannot be decoded) get the same body as every other error.
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const rg = toRoomgateError(err)
+  void reply.code(rg.status).send(errorBody(rg))
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | RoomgateError, request, reply) => {
     const rg = toRoomgateError(err)
@@ -50,6 +69,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.error({ err, method: request.method, url: request.url }, 'unhandled error')
     }
     if (rg.headers) void reply.headers(rg.headers)
+    // Refused before its body was read (auth, rate limit on a proxy route): close
+    // the connection rather than read and discard an upload of any size.
+    if (!request.raw.complete) void reply.header('connection', 'close')
     return reply.code(rg.status).send(errorBody(rg))
   })
   app.setNotFoundHandler((request, reply) => {

@@ -32,12 +32,13 @@ export interface StartOptions {
 export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
   const log = options.logger ?? createLogger(config.logLevel)
   const engine = await createEngine(config, log)
-  let server: Server
+  let server: Server | undefined
   try {
     server = await buildServer(config, engine, log)
     await server.app.listen({ port: config.port, host: config.host })
     await server.start()
   } catch (err) {
+    await server?.app.close().catch(() => undefined)
     await engine.close()
     throw err
   }

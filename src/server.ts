@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Config } from './config/schema.js'
 import type { Engine } from './engine/types.js'
 import { RoomgateError } from './errors.js'
-import { installErrorHandling } from './http-errors.js'
+import { frameworkError, installErrorHandling } from './http-errors.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
@@ -37,12 +37,14 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     loggerInstance: log as FastifyBaseLogger,
     // Per-request lines would cost more than the proxying at load; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    // Only the listed proxies are believed; `true` (believe anyone) is not offered.
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     // Our own 503 below keeps the error format; Fastify's would not.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Strict bodies: a wrong type or an unknown field is a 400, never silently fixed or dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    frameworkErrors: frameworkError,
   })
   installErrorHandling(app)
   app.addHook('onRequest', (_request, reply, done) => {
@@ -70,6 +72,15 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
 
   registerProbes(app, engine, registry, isClosing)
 
+  // One per-IP bucket for everything a client asks over HTTP: proxied calls and WebSocket upgrades.
+  const ipLimit = ipRateLimit({
+    limiter: 'http',
+    rule: config.rateLimit,
+    store: engine.rateLimits,
+    rejected: rateLimited.child('http'),
+    log,
+  })
+
   const realtime = await registerRealtime(app, {
     config,
     engine,
@@ -79,7 +90,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     rateLimited,
     failures,
     log,
-    isClosing,
+    ipRateLimit: ipLimit,
   })
 
   await registerProxy(app, {
@@ -88,13 +99,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     requests: proxyRequests,
     upstreamLatency,
     failures,
-    rateLimit: ipRateLimit({
-      limiter: 'http',
-      rule: config.rateLimit,
-      store: engine.rateLimits,
-      rejected: rateLimited.child('http'),
-      log,
-    }),
+    rateLimit: ipLimit,
   })
 
   // After the server has stopped and drained: loops, then pools.

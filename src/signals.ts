@@ -5,8 +5,15 @@
  */
 import type { Logger } from './log.js'
 
-/** Resolves with the exit code once the instance has shut down after a signal or a crash. */
-export function untilSignal(instance: { close(): Promise<void> }, log: Logger): Promise<number> {
+/** Time allowed past the drain timeout for loops, pools and Redis to close. */
+export const SHUTDOWN_MARGIN_MS = 5_000
+
+/**
+ * Resolves with the exit code once the instance has shut down after a signal
+ * or a crash. If the shutdown itself hangs for longer than `graceMs`, it gives
+ * up and resolves 1: a process that cannot stop must not linger.
+ */
+export function untilSignal(instance: { close(): Promise<void> }, log: Logger, graceMs: number): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false
     let code = 0
@@ -18,6 +25,10 @@ export function untilSignal(instance: { close(): Promise<void> }, log: Logger): 
       }
       stopping = true
       log.info({ reason }, 'stopping')
+      setTimeout(() => {
+        log.error({ graceMs }, 'shutdown did not finish in time: exiting')
+        resolve(1)
+      }, graceMs).unref()
       instance.close().then(
         () => resolve(code),
         (err: unknown) => {

@@ -3,6 +3,7 @@
  * configured service, patterns the router understands. Each message names the
  * dotted key.
  */
+import { isIP } from 'node:net'
 import type { Config } from './schema.js'
 
 const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
@@ -55,5 +56,25 @@ export function checkConfig(config: Config): string[] {
     }
   })
 
+  config.trustProxy.forEach((entry, i) => {
+    if (!isTrustEntry(entry)) {
+      problems.push(
+        `trustProxy[${i}] ${JSON.stringify(entry)} must be an IP address, a CIDR, or one of loopback, linklocal, uniquelocal`,
+      )
+    }
+  })
+
   return problems
+}
+
+const TRUST_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isTrustEntry(entry: string): boolean {
+  if (TRUST_KEYWORDS.has(entry)) return true
+  const [ip, bits, ...rest] = entry.split('/')
+  const family = isIP(ip ?? '')
+  if (family === 0 || rest.length > 0) return false
+  if (bits === undefined) return true
+  const n = Number(bits)
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128)
 }

@@ -17,6 +17,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'HOST', key: 'host', kind: 'string' },
   { name: 'REDIS_URL', key: 'redisUrl', kind: 'string' },
   { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
+  { name: 'TRUST_PROXY', key: 'trustProxy', kind: 'list' },
   { name: 'LOBBY_URL', key: 'services.lobby.url', kind: 'string' },
   { name: 'MEASUREMENT_URL', key: 'services.measurement.url', kind: 'string' },
   { name: 'SIMULATION_URL', key: 'services.simulation.url', kind: 'string' },

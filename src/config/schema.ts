@@ -14,6 +14,7 @@ export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10
 export const DEFAULT_UPSTREAM_CONNECTIONS = 128
 export const DEFAULT_PING_INTERVAL_MS = 25_000
 export const DEFAULT_MAX_BUFFERED_BYTES = 1_048_576
+export const DEFAULT_MAX_INFLIGHT = 16
 export const DEFAULT_BROADCAST_ACK_TIMEOUT_MS = 1_000
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000
 export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 2_000
@@ -100,9 +101,10 @@ export const ConfigSchema = Type.Object(
     host: Type.String({ minLength: 1, default: DEFAULT_HOST }),
     redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Absent: memory engine.' })),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
-    trustProxy: Type.Boolean({
-      default: false,
-      description: 'Trust X-Forwarded-* from the peer (only behind your own load balancer).',
+    trustProxy: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Addresses or CIDRs of your own proxies (or loopback, linklocal, uniquelocal); X-Forwarded-* from them is believed.',
     }),
     auth: Type.Object(
       {
@@ -128,6 +130,11 @@ export const ConfigSchema = Type.Object(
       {
         pingIntervalMs: Type.Integer({ minimum: 100, default: DEFAULT_PING_INTERVAL_MS }),
         maxBufferedBytes: Type.Integer({ minimum: 1024, default: DEFAULT_MAX_BUFFERED_BYTES }),
+        maxInflight: Type.Integer({
+          minimum: 1,
+          default: DEFAULT_MAX_INFLIGHT,
+          description: 'Service calls one connection may have waiting for an answer.',
+        }),
       },
       section,
     ),

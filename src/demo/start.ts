@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig } from '../config/load.js'
 import { createLogger } from '../log.js'
 import { startRoomgate } from '../roomgate.js'
-import { untilSignal } from '../signals.js'
+import { SHUTDOWN_MARGIN_MS, untilSignal } from '../signals.js'
 import { DEMO_SERVICES_PORT, startDemoServices } from './services.js'
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url))
@@ -47,6 +47,7 @@ export async function startDemo(): Promise<number> {
       },
     },
     log,
+    config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS,
   )
   return code
 }

@@ -9,7 +9,7 @@ import { createRedisEngine } from './redis.js'
 import type { Engine } from './types.js'
 
 export async function createEngine(config: Config, log: Logger): Promise<Engine> {
-  if (!config.redisUrl) return createMemoryEngine()
+  if (!config.redisUrl) return createMemoryEngine(log)
   return createRedisEngine(
     {
       url: config.redisUrl,

@@ -8,12 +8,20 @@ import type { Bus, MessageHandler } from './types.js'
 export class MemoryBus implements Bus {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
 
+  constructor(private readonly onHandlerError: (err: unknown, channel: string) => void) {}
+
   publish(channel: string, message: string): Promise<number> {
     const set = this.handlers.get(channel)
     if (!set || set.size === 0) return Promise.resolve(0)
     const targets = [...set]
     queueMicrotask(() => {
-      for (const handler of targets) handler(message)
+      for (const handler of targets) {
+        try {
+          handler(message)
+        } catch (err) {
+          this.onHandlerError(err, channel)
+        }
+      }
     })
     return Promise.resolve(1)
   }

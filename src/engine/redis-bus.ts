@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { RoomgateError } from '../errors.js'
+import { settleWithin } from './redis-connection.js'
 import type { Bus, MessageHandler } from './types.js'
 
 /** Pub/sub over Redis, publishing and subscribing on separate connections. */
@@ -9,6 +10,8 @@ export class RedisBus implements Bus {
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
+    /** Bounds the wait for UNSUBSCRIBE, so a stalled Redis cannot hold up a shutdown. */
+    private readonly timeoutMs: number,
     private readonly onHandlerError: (err: unknown, channel: string) => void,
   ) {
     sub.on('message', (channel: string, message: string) => {
@@ -48,6 +51,6 @@ export class RedisBus implements Bus {
     const set = this.handlers.get(channel)
     if (!set?.delete(handler) || set.size > 0) return
     this.handlers.delete(channel)
-    if (this.sub.status === 'ready') await this.sub.unsubscribe(channel)
+    if (this.sub.status === 'ready') await settleWithin(this.sub.unsubscribe(channel), this.timeoutMs)
   }
 }

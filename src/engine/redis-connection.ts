@@ -39,6 +39,8 @@ export function commandConnection(s: ConnectionSettings): Redis {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     commandTimeout: s.commandTimeoutMs,
+    // Commands issued in the same tick (rate-limit checks under load) go out in one write.
+    enableAutoPipelining: true,
   })
 }
 
@@ -66,6 +68,26 @@ export function waitReady(client: Redis, ms: number): Promise<boolean> {
   })
 }
 
+/**
+ * Settles with `promise`'s value, or with undefined after `ms`; never rejects.
+ * For calls whose answer is nice to have (UNSUBSCRIBE at shutdown, PING).
+ */
+export function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms)
+    promise.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      },
+    )
+  })
+}
+
 /** QUIT politely, then cut the socket if Redis does not answer in time. */
 export async function release(client: Redis, ms: number): Promise<void> {
   if (client.status === 'end') return
@@ -73,12 +95,6 @@ export async function release(client: Redis, ms: number): Promise<void> {
     client.disconnect(false)
     return
   }
-  const timer = setTimeout(() => client.disconnect(false), ms)
-  try {
-    await client.quit()
-  } catch {
-    client.disconnect(false)
-  } finally {
-    clearTimeout(timer)
-  }
+  const answered = await settleWithin(client.quit(), ms)
+  if (answered === undefined) client.disconnect(false)
 }

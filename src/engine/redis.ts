@@ -4,7 +4,7 @@ import { safeUrl } from '../log.js'
 import { RedisRateLimitStore } from '../ratelimit/redis-store.js'
 import { RedisBus } from './redis-bus.js'
 import { newInstanceId } from './instance-id.js'
-import { commandConnection, release, subscriberConnection, waitReady } from './redis-connection.js'
+import { commandConnection, release, settleWithin, subscriberConnection, waitReady } from './redis-connection.js'
 import type { Engine, EngineState } from './types.js'
 
 export interface RedisEngineSettings {
@@ -12,6 +12,13 @@ export interface RedisEngineSettings {
   commandTimeoutMs: number
   connectTimeoutMs: number
 }
+
+/**
+ * How often each connection is PINGed. A Redis that stalls without closing the
+ * socket (a partition, a paused process) sends no `close` event; the probe
+ * notices it within one interval plus the command timeout and reconnects.
+ */
+export const PROBE_INTERVAL_MS = 1_000
 
 /**
  * Shared state in Redis. Start-up waits up to `connectTimeoutMs` for Redis and
@@ -23,6 +30,7 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
   const base = { ...settings, name: `roomgate:${instanceId}` }
   const cmd = commandConnection({ ...base, name: `${base.name}:cmd` })
   const sub = subscriberConnection({ ...base, name: `${base.name}:sub` })
+  const clients: Redis[] = [cmd, sub]
   const elog = log.child({ engine: 'redis', redis: safeUrl(settings.url) })
 
   let state: EngineState = 'unavailable'
@@ -34,12 +42,24 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     if (next === 'ready') elog.info('redis connected')
     else elog.warn('redis unreachable: calls that need shared state answer 503 until it is back; reconnecting')
   }
-  for (const client of [cmd, sub] as Redis[]) {
+  for (const client of clients) {
     client.on('ready', update)
     client.on('close', update)
     // ioredis reports every failed reconnect; the state change above is the useful line.
     client.on('error', (err: Error) => elog.debug({ err: err.message }, 'redis connection error'))
   }
+
+  const probe = setInterval(() => {
+    for (const client of clients) {
+      if (client.status !== 'ready') continue
+      void settleWithin(client.ping(), settings.commandTimeoutMs).then((pong) => {
+        if (pong !== undefined || closing || client.status !== 'ready') return
+        elog.warn('redis stopped answering: reconnecting')
+        client.disconnect(true)
+      })
+    }
+  }, PROBE_INTERVAL_MS)
+  probe.unref()
 
   const [cmdReady, subReady] = await Promise.all([
     waitReady(cmd, settings.connectTimeoutMs),
@@ -48,7 +68,9 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
   update()
   if (!cmdReady || !subReady) elog.warn('redis not reachable at start; starting anyway and retrying')
 
-  const bus = new RedisBus(cmd, sub, (err, channel) => elog.error({ err, channel }, 'bus handler failed'))
+  const bus = new RedisBus(cmd, sub, settings.commandTimeoutMs, (err, channel) =>
+    elog.error({ err, channel }, 'bus handler failed'),
+  )
   let closed: Promise<void> | undefined
   return {
     kind: 'redis',
@@ -58,6 +80,7 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     state: () => state,
     close: () => {
       closing = true
+      clearInterval(probe)
       closed ??= Promise.all([release(cmd, 1_000), release(sub, 1_000)]).then(() => undefined)
       return closed
     },

@@ -35,7 +35,11 @@ async function readBounded(body: Dispatcher.ResponseData['body'], service: strin
   return Buffer.concat(chunks, size).toString('utf8')
 }
 
-export async function callService(upstream: Upstream, call: EventCall): Promise<unknown> {
+/**
+ * `signal` bounds the whole call, time waiting for a pooled connection
+ * included; abort it with a `TimeoutError` reason for `upstream_timeout`.
+ */
+export async function callService(upstream: Upstream, call: EventCall, signal: AbortSignal): Promise<unknown> {
   let res: Dispatcher.ResponseData
   try {
     res = await upstream.pool.request({
@@ -43,6 +47,7 @@ export async function callService(upstream: Upstream, call: EventCall): Promise<
       path: `${upstream.basePath}/gateway/handle`,
       headers: JSON_HEADERS,
       body: JSON.stringify(call),
+      signal,
     })
   } catch (err) {
     throw upstreamFailure(upstream.name, err)

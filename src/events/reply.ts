@@ -35,7 +35,8 @@ function pick(body: unknown): { code?: string; message?: string } {
 
 export function errorFromReply(service: string, status: number, body: unknown): RoomgateError {
   const { code, message } = pick(body)
-  const fallback: ErrorCode = BY_STATUS[status] ?? (status >= 500 ? 'upstream_error' : 'bad_request')
+  // A redirect or any other non-2xx the gateway cannot follow is the service's failure, not the client's.
+  const fallback: ErrorCode = BY_STATUS[status] ?? (status >= 400 && status < 500 ? 'bad_request' : 'upstream_error')
   const text = message?.slice(0, MAX_MESSAGE_CHARS) ?? `Service ${service} answered ${status}`
   if (code && CODE.test(code)) return new RoomgateError(code, text, { status })
   return new RoomgateError(fallback, text, { status })

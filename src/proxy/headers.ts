@@ -1,8 +1,8 @@
 /**
  * Header rules of the proxy. Hop-by-hop headers (RFC 9110 §7.6.1, plus any
  * named in `Connection`) never cross it. `X-Forwarded-*` is written by roomgate
- * from what it saw on the socket; a client's own values are dropped unless
- * `trustProxy` says the peer is our own load balancer.
+ * from what it saw (see ForwardedFor); a client's own values, and headers that
+ * claim a client address, are dropped.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
@@ -18,7 +18,7 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ])
 
-/** Request headers that roomgate rewrites or that undici must not see. */
+/** Request headers that roomgate rewrites, or that claim a client address roomgate did not see. */
 const REQUEST_DROPPED = new Set([
   ...HOP_BY_HOP,
   'host',
@@ -28,6 +28,11 @@ const REQUEST_DROPPED = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'forwarded',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  // httpoxy: a `Proxy` header becomes HTTP_PROXY in CGI-style backends.
+  'proxy',
 ])
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
@@ -40,12 +45,15 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens.length > 0 ? new Set(tokens) : undefined
 }
 
+/**
+ * What roomgate tells the upstream about the client, from Fastify's view of the
+ * request: the socket's peer, or, behind proxies listed in `trustProxy`, what
+ * they reported.
+ */
 export interface ForwardedFor {
-  /** Address of the peer on the socket. */
-  remoteAddress: string
-  /** True when the request came over TLS to roomgate. */
-  encrypted: boolean
-  trustProxy: boolean
+  for: string
+  proto: string
+  host: string | undefined
 }
 
 /** Flat `[name, value, ...]` list for undici, case and order preserved. */
@@ -56,17 +64,11 @@ export function requestHeaders(req: IncomingMessage, upstreamHost: string, fwd: 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const lower = name.toLowerCase()
-    if (REQUEST_DROPPED.has(lower) || extra?.has(lower)) continue
+    if (REQUEST_DROPPED.has(lower) || lower.startsWith('proxy-') || extra?.has(lower)) continue
     out.push(name, raw[i + 1]!)
   }
-  const h = req.headers
-  const priorFor = fwd.trustProxy ? headerText(h['x-forwarded-for']) : undefined
-  const proto = (fwd.trustProxy && firstToken(h['x-forwarded-proto'])) || (fwd.encrypted ? 'https' : 'http')
-  const host = (fwd.trustProxy && firstToken(h['x-forwarded-host'])) || h.host
-  out.push('host', upstreamHost)
-  out.push('x-forwarded-for', priorFor ? `${priorFor}, ${fwd.remoteAddress}` : fwd.remoteAddress)
-  out.push('x-forwarded-proto', proto)
-  if (host) out.push('x-forwarded-host', host)
+  out.push('host', upstreamHost, 'x-forwarded-for', fwd.for, 'x-forwarded-proto', fwd.proto)
+  if (fwd.host) out.push('x-forwarded-host', fwd.host)
   return out
 }
 
@@ -78,23 +80,21 @@ export function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeade
   return headers
 }
 
-function headerText(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v
-}
-
-function firstToken(v: string | string[] | undefined): string | undefined {
-  return headerText(v)?.split(',')[0]?.trim() || undefined
-}
-
 /**
- * True when a request path holds a `.` or `..` segment, plain or percent-encoded
- * (`%2e`, with `%2f`/`%5c`/`\\` as separators). Forwarded unchanged, such a path
- * could be resolved by the upstream to a place outside the route's prefix.
+ * Why a request target cannot be forwarded, or undefined when it can. Only the
+ * origin form (`/path?query`) is forwarded: an absolute-form target
+ * (`http://host/path`) would let the client choose the upstream's idea of the
+ * host. A `.` or `..` segment, plain or percent-encoded (`%2e`, with `/`, `\\`,
+ * `%2f`, `%5c` as separators, and `;params` after it as Java servers read them),
+ * could be resolved by the upstream to a path outside the route's prefix.
  */
-export function hasDotSegment(url: string): boolean {
+export function targetProblem(url: string): string | undefined {
+  if (url[0] !== '/') return 'Only origin-form request targets (/path?query) are forwarded'
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
-  return DOT_SEGMENT.test(path)
+  if (DOT_SEGMENT.test(path)) return 'Path segments "." and ".." are not allowed'
+  return undefined
 }
 
-const DOT_SEGMENT = /(?:^|\/|\\|%2f|%5c)(?:\.|%2e){1,2}(?:\/|\\|%2f|%5c|$)/i
+const SEP = '(?:\\/|\\\\|%2f|%5c)'
+const DOT_SEGMENT = new RegExp(`(?:^|${SEP})(?:\\.|%2e){1,2}(?:;[^/\\\\]*)?(?:${SEP}|$)`, 'i')

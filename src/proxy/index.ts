@@ -11,7 +11,7 @@ import type { Counter, Histogram } from '../metrics/registry.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { forward } from './forward.js'
-import { hasDotSegment, requestHeaders } from './headers.js'
+import { requestHeaders, targetProblem } from './headers.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
@@ -24,12 +24,14 @@ export interface ProxyDeps {
   failures: FailureLog
 }
 
-async function refuseDotSegments(request: FastifyRequest): Promise<void> {
-  if (hasDotSegment(request.url)) throw new RoomgateError('bad_request', 'Path segments "." and ".." are not allowed')
+async function checkTarget(request: FastifyRequest): Promise<void> {
+  const problem = targetProblem(request.raw.url ?? '')
+  if (problem) throw new RoomgateError('bad_request', problem)
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
   const { config } = deps
+  const timeoutMs = config.httpTimeoutSeconds * 1000
   await app.register(async (scope) => {
     // Bodies stay unread: forward() streams them to the upstream as they arrive,
     // so an upload of any size never sits in memory and no body limit applies.
@@ -40,17 +42,17 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const upstream = deps.upstreams.get(route.service)
       const guard = credentialGuard(route.auth, config.auth)
       const latency = deps.upstreamLatency.child(route.service, 'proxy')
-      const onRequest = guard ? [deps.rateLimit, guard, refuseDotSegments] : [deps.rateLimit, refuseDotSegments]
+      const onRequest = guard ? [deps.rateLimit, checkTarget, guard] : [deps.rateLimit, checkTarget]
 
       const handler = (request: FastifyRequest, reply: FastifyReply): void => {
         void reply.hijack()
         const req = request.raw
         const headers = requestHeaders(req, upstream.host, {
-          remoteAddress: req.socket.remoteAddress ?? '',
-          encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
-          trustProxy: config.trustProxy,
+          for: request.ip,
+          proto: request.protocol,
+          host: request.host,
         })
-        forward(req, reply.raw, upstream, headers, (status, seconds, error) => {
+        forward(req, reply.raw, upstream, req.url!, headers, timeoutMs, (status, seconds, error) => {
           deps.requests.child(route.service, String(status)).inc()
           if (status > 0) latency.observe(seconds)
           if (error) deps.failures.report(route.service, 'proxy', error)

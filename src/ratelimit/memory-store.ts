@@ -10,7 +10,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
   private lastSweep: number
 
   constructor(
-    private readonly now: () => number = Date.now,
+    // Monotonic: a wall-clock jump backwards must not lock clients out.
+    private readonly now: () => number = () => performance.now(),
     private readonly maxBuckets = DEFAULT_MAX_BUCKETS,
   ) {
     this.lastSweep = now()

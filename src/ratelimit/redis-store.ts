@@ -6,7 +6,7 @@ import type { RateLimitStore, Verdict } from './store.js'
 
 type TakeToken = (key: string, rps: number, burst: number, cost: number) => Promise<[number, number, number]>
 
-/** Buckets shared by every instance on one Redis; one EVALSHA per check (auto-pipelined by ioredis). */
+/** Buckets shared by every instance on one Redis; one EVALSHA per check (concurrent checks share a write: auto-pipelining). */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly takeToken: TakeToken
 

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { channels } from '../engine/keys.js'
+import { RoomgateError } from '../errors.js'
 import type { Engine } from '../engine/types.js'
 import type { Logger } from '../log.js'
 import type { Hub, Targets } from './hub.js'
@@ -32,11 +33,12 @@ export interface BroadcastResult {
 }
 
 interface Pending {
+  /** Instances that received the broadcast (Infinity until PUBLISH answers). */
   expected: number
   answered: number
   delivered: number
   done: (r: BroadcastResult) => void
-  timer: NodeJS.Timeout
+  timer: NodeJS.Timeout | undefined
 }
 
 interface Header {
@@ -65,32 +67,39 @@ export class Broadcaster {
   }
 
   async close(): Promise<void> {
-    for (const [id, p] of this.pending) this.settle(id, p)
-    await this.engine.bus.unsubscribe(channels.broadcast, this.onBroadcast)
-    await this.engine.bus.unsubscribe(this.ackChannel, this.onAck)
+    for (const id of [...this.pending.keys()]) this.settle(id)
+    await Promise.all([
+      this.engine.bus.unsubscribe(channels.broadcast, this.onBroadcast),
+      this.engine.bus.unsubscribe(this.ackChannel, this.onAck),
+    ])
   }
 
-  /** Rejects with `engine_unavailable` (nothing delivered anywhere) when the bus is down. */
+  /**
+   * Rejects with `engine_unavailable`, having delivered nothing anywhere, when
+   * the engine is down (this instance's own subscription included: its devices
+   * would silently miss the event).
+   */
   async broadcast(req: BroadcastRequest): Promise<BroadcastResult> {
+    if (this.engine.state() !== 'ready') throw new RoomgateError('engine_unavailable')
     const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets }
     const message = `${JSON.stringify(header)}\n${eventFrame(req.event, req.data)}`
-    const result = new Promise<BroadcastResult>((done) => {
-      const timer = setTimeout(() => this.settle(header.id), this.ackTimeoutMs)
-      this.pending.set(header.id, { expected: Infinity, answered: 0, delivered: 0, done, timer })
-    })
+    // Counts may arrive before PUBLISH answers, so the entry exists first; the
+    // wait for stragglers starts once we know how many instances to expect.
+    let done!: (r: BroadcastResult) => void
+    const result = new Promise<BroadcastResult>((resolve) => (done = resolve))
+    const pending: Pending = { expected: Infinity, answered: 0, delivered: 0, done, timer: undefined }
+    this.pending.set(header.id, pending)
     let receivers: number
     try {
       receivers = await this.engine.bus.publish(channels.broadcast, message)
     } catch (err) {
-      this.drop(header.id)
+      this.pending.delete(header.id)
       throw err
     }
     this.metrics.broadcasts.inc()
-    const p = this.pending.get(header.id)
-    if (p) {
-      p.expected = receivers
-      if (p.answered >= p.expected) this.settle(header.id, p)
-    }
+    pending.expected = receivers
+    if (pending.answered >= receivers) this.settle(header.id)
+    else pending.timer = setTimeout(() => this.settle(header.id), this.ackTimeoutMs)
     return result
   }
 
@@ -129,20 +138,15 @@ export class Broadcaster {
     if (!p) return
     p.answered++
     p.delivered += count
-    if (p.answered >= p.expected) this.settle(id, p)
+    if (p.answered >= p.expected) this.settle(id)
   }
 
-  private settle(id: string, p = this.pending.get(id)): void {
-    if (!p) return
-    this.drop(id)
-    const expected = Number.isFinite(p.expected) ? p.expected : p.answered
-    p.done({ delivered: p.delivered, instances: p.answered, unconfirmed: Math.max(0, expected - p.answered) })
-  }
-
-  private drop(id: string): void {
+  private settle(id: string): void {
     const p = this.pending.get(id)
     if (!p) return
     clearTimeout(p.timer)
     this.pending.delete(id)
+    const expected = Number.isFinite(p.expected) ? p.expected : p.answered
+    p.done({ delivered: p.delivered, instances: p.answered, unconfirmed: Math.max(0, expected - p.answered) })
   }
 }

@@ -20,25 +20,39 @@ export class Client {
   deviceId: string | undefined
   /** Set by pong, cleared by each ping round (see liveness.ts). */
   alive = true
+  /** Service calls sent for this client and not answered yet. */
+  inflight = 0
   readonly bucket: TokenBucket
+  private readonly gone = new AbortController()
 
   constructor(
     readonly socket: WebSocket,
     readonly ip: string,
     private readonly options: ClientOptions,
   ) {
-    this.bucket = new TokenBucket(options.rateLimit, Date.now())
+    this.bucket = new TokenBucket(options.rateLimit, performance.now())
+    socket.once('close', () => this.gone.abort(new Error('client disconnected')))
+  }
+
+  /** Aborted when the connection closes: work done for this client stops with it. */
+  get signal(): AbortSignal {
+    return this.gone.signal
   }
 
   get open(): boolean {
     return this.socket.readyState === OPEN
   }
 
-  /** Queues a text frame. Returns false when the client is gone or was just cut off for not reading. */
+  /**
+   * Queues a text frame. Returns false when the client is gone or was just cut
+   * off for not reading: its backlog was already over the cap. (A single large
+   * frame to a client that keeps up is sent; the backlog is at most the cap plus
+   * one frame.)
+   */
   send(frame: string | Buffer): boolean {
     const socket = this.socket
     if (socket.readyState !== OPEN) return false
-    if (socket.bufferedAmount + frame.length > this.options.maxBufferedBytes) {
+    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
       this.drop('slow_consumer')
       return false
     }

@@ -23,6 +23,10 @@ export interface GatewayDeps {
   metrics: RealtimeMetrics
   log: Logger
   failures: FailureLog
+  /** Deadline of one service call, milliseconds. */
+  timeoutMs: number
+  /** Service calls one connection may have waiting. */
+  maxInflight: number
 }
 
 export class Gateway {
@@ -33,7 +37,7 @@ export class Gateway {
   onMessage(client: Client, raw: string): void {
     const { metrics, local, router } = this.deps
     metrics.messagesIn.inc()
-    const wait = client.bucket.take(Date.now())
+    const wait = client.bucket.take(performance.now())
     const parsed = parseInbound(raw)
     const event = parsed.ok ? parsed.message.event : parsed.event
     const requestId = parsed.ok ? parsed.message.request_id : parsed.request_id
@@ -68,10 +72,19 @@ export class Gateway {
       })
       return
     }
+    if (client.inflight >= this.deps.maxInflight) {
+      metrics.rateLimited.inc()
+      this.sendError(client, message.event, message.request_id, {
+        code: 'rate_limited',
+        message: `Too many events waiting for an answer (${this.deps.maxInflight}); wait for one`,
+      })
+      return
+    }
     const upstream = this.deps.upstreams.get(service)
-    const deviceId = client.deviceId
-    const call = { event: message.event, request_id: message.request_id, device_id: deviceId, data: message.data }
-    void this.answer(client, message, () => callService(upstream, call), service)
+    const call = { event: message.event, request_id: message.request_id, device_id: client.deviceId, data: message.data }
+    const signal = AbortSignal.any([AbortSignal.timeout(this.deps.timeoutMs), client.signal])
+    client.inflight++
+    void this.answer(client, message, () => callService(upstream, call, signal), service).finally(() => client.inflight--)
   }
 
   private identify(client: Client, message: Inbound): { device_id: string } {
@@ -105,9 +118,10 @@ export class Gateway {
       }
       if (client.send(responseFrame(message.event, message.request_id, data))) metrics.messagesOut.inc()
     } catch (err) {
+      if (!client.open) return // it left; nobody to answer, nothing the service did wrong
       const body = toErrorBody(err)
       if (service) {
-        metrics.events.child(service, body.code in ERRORS ? body.code : 'service_code').inc()
+        metrics.events.child(service, Object.hasOwn(ERRORS, body.code) ? body.code : 'service_code').inc()
         this.deps.failures.report(service, 'event', err)
       } else if (body.code === 'internal_error') {
         log.error({ err, event: message.event }, 'local event handler failed')

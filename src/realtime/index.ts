@@ -3,7 +3,7 @@
  * cluster broadcast behind `POST /internal/broadcast`.
  */
 import websocket from '@fastify/websocket'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -33,7 +33,8 @@ export interface RealtimeDeps {
   rateLimited: Counter
   failures: FailureLog
   log: Logger
-  isClosing: () => boolean
+  /** The per-IP HTTP limit, applied to upgrade requests too. */
+  ipRateLimit: onRequestAsyncHookHandler
 }
 
 export interface Realtime {
@@ -47,7 +48,7 @@ export interface Realtime {
   terminateAll(): void
 }
 
-type WsRequest = FastifyRequest<{ Querystring: { device_id?: unknown } }>
+const deviceIdOf = (request: FastifyRequest): unknown => (request.query as { device_id?: unknown }).device_id
 
 export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps): Promise<Realtime> {
   const { config, log } = deps
@@ -62,6 +63,8 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     router: new EventRouter(config.events.routes),
     upstreams: deps.upstreams,
     failures: deps.failures,
+    timeoutMs: config.httpTimeoutSeconds * 1000,
+    maxInflight: config.ws.maxInflight,
   })
   const broadcaster = new Broadcaster(deps.engine, hub, config.broadcast.ackTimeoutMs, metrics, log)
   const liveness = new Liveness(hub, config.ws.pingIntervalMs)
@@ -91,25 +94,27 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   app.route({
     method: 'GET',
     url: '/ws',
-    onRequest: async (request: WsRequest) => {
-      if (deps.isClosing()) throw new RoomgateError('shutting_down')
-      const id = request.query.device_id
-      if (id !== undefined && !isValidDeviceId(id)) {
-        throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
-      }
-    },
+    onRequest: [
+      deps.ipRateLimit,
+      async (request: FastifyRequest) => {
+        const id = deviceIdOf(request)
+        if (id !== undefined && !isValidDeviceId(id)) {
+          throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
+        }
+      },
+    ],
     // A plain HTTP GET on /ws.
     handler: async () => {
       throw new RoomgateError('upgrade_required')
     },
-    wsHandler: (socket: WebSocket, request: WsRequest) => {
+    wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const client = new Client(socket, request.ip, {
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.ws.maxBufferedBytes,
         onDisconnect,
       })
       hub.add(client)
-      const id = request.query.device_id
+      const id = deviceIdOf(request)
       if (isValidDeviceId(id)) hub.identify(client, id)
       socket.on('message', (data: Buffer) => {
         try {

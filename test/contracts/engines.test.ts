@@ -21,9 +21,9 @@ const redisEngine = () =>
   createRedisEngine({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, silentLog)
 const fixture = (engine: Engine) => ({ bus: engine.bus, store: engine.rateLimits, close: () => engine.close() })
 
-busContract('memory', async () => fixture(createMemoryEngine()))
+busContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 busContract('redis', async () => fixture(await redisEngine()))
-rateLimitContract('memory', async () => fixture(createMemoryEngine()))
+rateLimitContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 rateLimitContract('redis', async () => fixture(await redisEngine()))
 
 describe('Redis engine across instances', () => {

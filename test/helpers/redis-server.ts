@@ -37,9 +37,19 @@ export class RedisServer {
     const proc = this.proc
     if (!proc || proc.exitCode !== null) return
     const exited = new Promise((r) => proc.once('exit', r))
+    proc.kill('SIGCONT')
     proc.kill('SIGKILL')
     await exited
     this.proc = undefined
+  }
+
+  /** Freezes the server (SIGSTOP): sockets stay open, nothing answers. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP')
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT')
   }
 
   async restart(): Promise<void> {

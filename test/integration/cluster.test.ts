@@ -23,6 +23,10 @@ afterAll(async () => {
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close()
   await closeGates()
+  // Buckets live in Redis: start every test with none.
+  const c = redis.client()
+  await c.flushall()
+  c.disconnect()
 })
 
 function gateOnRedis(settings: Record<string, unknown> = {}): Promise<TestGate> {
@@ -61,6 +65,23 @@ describe('two instances on one Redis', () => {
     expect(all.json).toMatchObject({ delivered: 2, instances: 2 })
     expect((await onA.next()).event).toBe('all.hello')
     expect((await onB.next()).event).toBe('all.hello')
+  })
+
+  it('reports instances that got a broadcast but never counted it', async () => {
+    const a = await gateOnRedis({ broadcast: { ackTimeoutMs: 200 } })
+    const onA = await connect(a, 'device-a')
+    // Anything else subscribed to the channel (an operator's redis-cli, say) counts as a receiver.
+    const stranger = redis.client()
+    await stranger.subscribe('rg:bc')
+    try {
+      const started = Date.now()
+      const res = await broadcast(a, { event: 'x', targets: { all: true } })
+      expect(res.json).toEqual({ success: true, delivered: 1, instances: 1, unconfirmed: 1 })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190)
+      expect((await onA.next()).event).toBe('x')
+    } finally {
+      stranger.disconnect()
+    }
   })
 
   it('shares the per-IP HTTP rate limit between instances', async () => {
@@ -134,5 +155,34 @@ describe('Redis outage', () => {
     expect((await onA.next((m) => m.event === 'after')).type).toBe('event')
     expect(onA.messages.filter((m) => m.event === 'during')).toEqual([])
     expect(onB.messages.filter((m) => m.event === 'during')).toEqual([])
+  })
+
+  it('notices a Redis that stops answering without closing the socket, and recovers when it resumes', async () => {
+    const a = await gateOnRedis()
+    const onA = await connect(a, 'device-a')
+    redis.pause()
+    try {
+      await waitFor(async () => (await request(`${a.url}/readyz`)).statusCode === 503, 4_000, 'readyz to fail')
+      const started = Date.now()
+      expect((await broadcast(a, { event: 'frozen', targets: { all: true } })).status).toBe(503)
+      expect(Date.now() - started).toBeLessThan(1_500)
+    } finally {
+      redis.resume()
+    }
+    await waitFor(async () => (await request(`${a.url}/readyz`)).statusCode === 200, 10_000, 'readyz to recover')
+    expect((await broadcast(a, { event: 'thawed', targets: { all: true } })).json).toMatchObject({ delivered: 1 })
+    expect((await onA.next((m) => m.event === 'thawed')).type).toBe('event')
+  })
+
+  it('shuts down in bounded time while Redis is frozen', async () => {
+    const a = await gateOnRedis({ shutdown: { drainTimeoutMs: 500 } })
+    redis.pause()
+    try {
+      const started = Date.now()
+      await a.close()
+      expect(Date.now() - started).toBeLessThan(3_500)
+    } finally {
+      redis.resume()
+    }
   })
 })

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
-import { connect } from 'node:net'
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
@@ -112,6 +112,35 @@ describe('forwarding', () => {
     expect(h.host).toBe(new URL(upstream.url).host)
   })
 
+  it('believes X-Forwarded-* only from the proxies listed in trustProxy', async () => {
+    const spoof = { 'x-forwarded-for': '6.6.6.6, 7.7.7.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' }
+    const trusted = await startGate({ services: { measurement: { url: upstream.url } }, trustProxy: ['127.0.0.1'] })
+    await (await request(`${trusted.url}/v1/measurement/t`, { headers: spoof })).body.dump()
+    // 127.0.0.1 (the peer) is trusted; 7.7.7.7 is not, so it is the client.
+    expect(seen[0]!.headers).toMatchObject({ 'x-forwarded-for': '7.7.7.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' })
+
+    const elsewhere = await startGate({ services: { measurement: { url: upstream.url } }, trustProxy: ['10.0.0.0/8'] })
+    await (await request(`${elsewhere.url}/v1/measurement/t`, { headers: spoof })).body.dump()
+    expect(seen[1]!.headers).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' })
+    expect(seen[1]!.headers['x-forwarded-host']).toBe(new URL(elsewhere.url).host)
+  })
+
+  it('rate limits the client behind a trusted proxy, not the proxy, and not a spoofed address', async () => {
+    const g = await startGate({ services: { measurement: { url: upstream.url } }, trustProxy: ['127.0.0.1'], rateLimit: { rps: 0.01, burst: 2 } })
+    const from = (chain: string) => request(`${g.url}/v1/measurement/r`, { headers: { 'x-forwarded-for': chain } })
+    const codes = []
+    // The same client (9.9.9.9) trying to look like others by prepending addresses.
+    for (const chain of ['9.9.9.9', '1.1.1.1, 9.9.9.9', '2.2.2.2, 9.9.9.9']) {
+      const res = await from(chain)
+      codes.push(res.statusCode)
+      await res.body.dump()
+    }
+    expect(codes).toEqual([200, 200, 429])
+    const other = await from('8.8.8.8')
+    expect(other.statusCode).toBe(200)
+    await other.body.dump()
+  })
+
   it('strips hop-by-hop headers in both directions', async () => {
     // node:http lets a client send any Connection header (undici would not).
     const res = await nodeRequest(`${gate.url}/v1/jobs/1`, {
@@ -139,8 +168,15 @@ describe('forwarding', () => {
     expect(await bare.body.json()).toMatchObject({ url: '/v1/jobs' })
   })
 
-  it('refuses dot-segments that would leave the route prefix upstream', async () => {
-    for (const path of ['/v1/measurement/../admin', '/v1/measurement/%2e%2e/admin', '/v1/jobs/..%2f..%2fadmin']) {
+  it('refuses targets that would leave the route prefix or pick the upstream host', async () => {
+    for (const path of [
+      '/v1/measurement/../admin',
+      '/v1/measurement/%2e%2e/admin',
+      '/v1/jobs/..%2f..%2fadmin',
+      '/v1/jobs/..;/admin',
+      // Absolute form: the upstream would take the host from the target, not from Host.
+      'http://attacker.example/v1/measurement/x',
+    ]) {
       const socket = connect(Number(new URL(gate.url).port), '127.0.0.1')
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
       let text = ''
@@ -149,6 +185,12 @@ describe('forwarding', () => {
       expect(text).toContain('"code":"bad_request"')
     }
     expect(seen).toHaveLength(0)
+  })
+
+  it('answers a URL that cannot be decoded in the error format', async () => {
+    const res = await request(`${gate.url}/v1/measurement/%`)
+    expect(res.statusCode).toBe(400)
+    expect(await res.body.json()).toMatchObject({ success: false, code: 'bad_request' })
   })
 
   it('does not match look-alike paths', async () => {
@@ -296,6 +338,71 @@ describe('failures', () => {
     await expect(res.body.arrayBuffer()).rejects.toThrow()
   })
 
+  it('passes an early upstream answer to an unfinished upload through, then closes the connection', async () => {
+    special['/v1/jobs/early'] = (_req, res) => {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' })
+      res.end('{"detail":"too big"}')
+    }
+    const socket = connect(Number(new URL(gate.url).port), '127.0.0.1')
+    const total = 50 * 1024 * 1024
+    socket.write(`POST /v1/jobs/early HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\n\r\n`)
+    const chunk = Buffer.alloc(64 * 1024)
+    let sent = 0
+    const pump = () => {
+      while (sent < total && !socket.destroyed) {
+        sent += chunk.length
+        if (!socket.write(chunk)) return void socket.once('drain', pump)
+      }
+    }
+    pump()
+    socket.on('error', () => undefined)
+    let text = ''
+    await new Promise<void>((resolve) => {
+      socket.on('data', (c: Buffer) => (text += c.toString()))
+      socket.on('close', () => resolve())
+    })
+    expect(text).toMatch(/^HTTP\/1\.1 (413|502)/)
+    expect(sent).toBeLessThan(total)
+    // Nothing is left holding the connection (or delaying shutdown).
+    await waitFor(
+      () => new Promise<boolean>((r) => gate.app.server.getConnections((_e, n) => r(n === 0))),
+      3_000,
+      'the half-read connection to close',
+    )
+  })
+
+  it('answers, and does not hang, when the upstream sends an odd response head', async () => {
+    const raw = createTcpServer((s) => {
+      s.once('data', () => s.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'))
+    })
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()))
+    const port = (raw.address() as AddressInfo).port
+    try {
+      const g = await startGate({ services: { measurement: { url: `http://127.0.0.1:${port}` } }, httpTimeoutSeconds: 2 })
+      const started = Date.now()
+      const res = await request(`${g.url}/v1/measurement/odd`)
+      expect([200, 502]).toContain(res.statusCode)
+      await res.body.dump()
+      expect(Date.now() - started).toBeLessThan(1_500)
+    } finally {
+      raw.close()
+    }
+  })
+
+  it('bounds the wait for a free upstream connection by the timeout', async () => {
+    special['/v1/measurement/hold'] = () => undefined
+    const g = await startGate({ services: { measurement: { url: upstream.url, connections: 1 } }, httpTimeoutSeconds: 0.5 })
+    const started = Date.now()
+    const [first, queued] = await Promise.all([request(`${g.url}/v1/measurement/hold`), request(`${g.url}/v1/measurement/hold`)])
+    expect([first.statusCode, queued.statusCode]).toEqual([504, 504])
+    const bodies = [await first.body.json(), await queued.body.json()] as Array<{ error: string }>
+    expect(bodies.map((b) => b.error).sort()).toEqual([
+      'No connection to service measurement became free in time',
+      'Service measurement did not answer in time',
+    ])
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
   it('passes upstream error statuses through unchanged', async () => {
     special['/v1/measurement/missing'] = (_req, res) => sendJson(res, 404, { detail: 'Not Found' })
     const res = await request(`${gate.url}/v1/measurement/missing`)
@@ -347,5 +454,35 @@ describe('rate limit and auth', () => {
       await res.body.dump()
     }
     expect(seen).toHaveLength(2)
+  })
+
+  it('closes the connection instead of reading an upload it refused', async () => {
+    const g = await startGate({
+      services: { measurement: { url: upstream.url } },
+      auth: { bearerTokens: ['tok-1'] },
+      proxy: { routes: [{ prefix: '/v1/jobs', service: 'measurement', auth: 'bearer' }] },
+    })
+    const socket = connect(Number(new URL(g.url).port), '127.0.0.1')
+    const total = 200 * 1024 * 1024
+    socket.write(`POST /v1/jobs/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\n\r\n`)
+    let sent = 0
+    const chunk = Buffer.alloc(64 * 1024)
+    const pump = () => {
+      while (sent < total && !socket.destroyed) {
+        sent += chunk.length
+        if (!socket.write(chunk)) return void socket.once('drain', pump)
+      }
+    }
+    pump()
+    socket.on('error', () => undefined)
+    let text = ''
+    await new Promise<void>((resolve) => {
+      socket.on('data', (c: Buffer) => (text += c.toString()))
+      socket.on('close', () => resolve())
+    })
+    expect(text).toMatch(/^HTTP\/1\.1 401/)
+    expect(text.toLowerCase()).toContain('connection: close')
+    expect(sent).toBeLessThan(total)
+    expect(seen).toHaveLength(0)
   })
 })

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { request } from 'undici'
 import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
-import { startService, type GatewayCall, type TestUpstream } from '../helpers/upstream.js'
+import { startService, startUpstream, type GatewayCall, type TestUpstream } from '../helpers/upstream.js'
 import { TestClient } from '../helpers/ws-client.js'
 import { freePort, sleep, waitFor } from '../helpers/ports.js'
 
@@ -33,6 +33,8 @@ beforeEach(async () => {
     if (call.event === 'lobby.html') return { status: 200, body: '<html>', raw: true }
     if (call.event === 'lobby.slow') return { status: 200, body: {}, delayMs: 2_000 }
     if (call.event === 'lobby.empty') return { status: 200, body: null }
+    if (call.event === 'lobby.big') return { status: 200, body: { blob: 'x'.repeat(2 * 1024 * 1024) } }
+    if (call.event === 'lobby.hang') return undefined
     return { status: 200, body: { service: 'lobby', event: call.event } }
   })
   measurement = await startService((call) => ({ status: 200, body: { service: 'measurement', event: call.event } }))
@@ -147,6 +149,60 @@ describe('routing', () => {
     const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=x`)
     clients.push(c)
     expect((await c.request('lobby.create')).error.code).toBe('upstream_unavailable')
+  })
+})
+
+describe('deadlines and limits', () => {
+  it('counts the wait for a pooled connection in the deadline', async () => {
+    const g = await startGate({ services: { lobby: { url: lobby.url, connections: 1 } }, httpTimeoutSeconds: 0.5 })
+    const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=q`)
+    clients.push(c)
+    const started = Date.now()
+    const answers = await Promise.all([c.request('lobby.hang'), c.request('lobby.hang'), c.request('lobby.hang')])
+    expect(answers.map((a) => a.error?.code)).toEqual(['upstream_timeout', 'upstream_timeout', 'upstream_timeout'])
+    expect(Date.now() - started).toBeLessThan(1_200)
+  })
+
+  it('caps the calls one connection may have waiting', async () => {
+    const g = await startGate({ services: { lobby: { url: lobby.url } }, httpTimeoutSeconds: 0.5, ws: { maxInflight: 2 } })
+    const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=inflight`)
+    clients.push(c)
+    const answers = await Promise.all([1, 2, 3].map((i) => c.request('lobby.hang', {}, `h${i}`)))
+    const third = answers.find((a) => a.request_id === 'h3')!
+    expect(third.error).toEqual({ code: 'rate_limited', message: 'Too many events waiting for an answer (2); wait for one' })
+    // Once the first two have timed out, the connection may send again.
+    expect((await c.request('lobby.create')).type).toBe('response')
+  })
+
+  it('stops the service call when the client disconnects', async () => {
+    let aborted = false
+    const hung = await startUpstream((req) => req.on('close', () => (aborted = true)))
+    try {
+      const g = await startGate({ services: { lobby: { url: hung.url } }, httpTimeoutSeconds: 30 })
+      const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=leaver`)
+      c.send({ event: 'lobby.create', request_id: 'x', data: {} })
+      await sleep(100)
+      c.close()
+      await waitFor(() => aborted, 3_000, 'the upstream call to be aborted')
+    } finally {
+      await hung.close()
+    }
+  })
+
+  it('delivers a reply larger than the send-queue cap to a client that keeps up', async () => {
+    const c = await connect('?device_id=big-reader')
+    const res = await c.request('lobby.big')
+    expect(res.type).toBe('response')
+    expect(res.data.blob).toHaveLength(2 * 1024 * 1024)
+    expect((await c.request('lobby.create')).type).toBe('response')
+  })
+
+  it('rate limits WebSocket upgrades per client IP', async () => {
+    const g = await startGate({ rateLimit: { rps: 0.01, burst: 2 } })
+    const a = await TestClient.connect(`${g.wsUrl}/ws?device_id=u1`)
+    const b = await TestClient.connect(`${g.wsUrl}/ws?device_id=u2`)
+    clients.push(a, b)
+    await expect(TestClient.connect(`${g.wsUrl}/ws?device_id=u3`)).rejects.toThrow(/429/)
   })
 })
 

@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { hasDotSegment, requestHeaders, responseHeaders } from '../../src/proxy/headers.js'
+import { requestHeaders, responseHeaders, targetProblem } from '../../src/proxy/headers.js'
 
 function incoming(raw: string[]): IncomingMessage {
   const req = new IncomingMessage(new Socket())
@@ -27,17 +27,21 @@ describe('requestHeaders', () => {
     'TE', 'trailers',
     'Upgrade', 'h2c',
     'Proxy-Authorization', 'Basic abc',
+    'Proxy', 'http://evil:1',
+    'Proxy-Anything', 'x',
     'Expect', '100-continue',
     'X-Forwarded-For', '6.6.6.6',
     'X-Forwarded-Proto', 'https',
     'X-Forwarded-Host', 'evil.example',
     'Forwarded', 'for=6.6.6.6',
+    'X-Real-IP', '6.6.6.6',
+    'True-Client-IP', '6.6.6.6',
     'Authorization', 'Bearer t',
     'X-Request-Id', 'abc',
   ])
 
-  it('strips hop-by-hop headers, keeps end-to-end ones, and writes X-Forwarded-* itself', () => {
-    const h = pairs(requestHeaders(req, 'measurement:8000', { remoteAddress: '10.0.0.9', encrypted: false, trustProxy: false }))
+  it('strips hop-by-hop and address-claiming headers, keeps end-to-end ones, and writes X-Forwarded-* itself', () => {
+    const h = pairs(requestHeaders(req, 'measurement:8000', { for: '10.0.0.9', proto: 'http', host: 'gw.example.com' }))
     expect(h).toEqual({
       'Content-Type': 'application/json',
       Authorization: 'Bearer t',
@@ -49,16 +53,9 @@ describe('requestHeaders', () => {
     })
   })
 
-  it('extends the chain only when the peer is trusted', () => {
-    const h = pairs(requestHeaders(req, 'm:1', { remoteAddress: '10.0.0.9', encrypted: true, trustProxy: true }))
-    expect(h['x-forwarded-for']).toBe('6.6.6.6, 10.0.0.9')
-    expect(h['x-forwarded-proto']).toBe('https')
-    expect(h['x-forwarded-host']).toBe('evil.example')
-  })
-
-  it('says https when roomgate itself terminated TLS', () => {
-    const h = pairs(requestHeaders(incoming(['Host', 'a']), 'm:1', { remoteAddress: '::1', encrypted: true, trustProxy: false }))
-    expect(h['x-forwarded-proto']).toBe('https')
+  it('omits X-Forwarded-Host when the client sent no Host', () => {
+    const h = pairs(requestHeaders(incoming([]), 'm:1', { for: '::1', proto: 'https', host: undefined }))
+    expect(h).toEqual({ host: 'm:1', 'x-forwarded-for': '::1', 'x-forwarded-proto': 'https' })
   })
 })
 
@@ -77,23 +74,32 @@ describe('responseHeaders', () => {
   })
 })
 
-describe('hasDotSegment', () => {
-  const cases: Array<[string, boolean]> = [
-    ['/v1/measurement/a/b?x=../y', false],
-    ['/v1/measurement/file.tar.gz', false],
-    ['/v1/measurement/..hidden', false],
-    ['/v1/measurement/a..b/c', false],
-    ['/v1/measurement/../admin', true],
-    ['/v1/measurement/./a', true],
-    ['/v1/measurement/..', true],
-    ['/v1/measurement/%2e%2e/admin', true],
-    ['/v1/measurement/%2E./admin', true],
-    ['/v1/measurement/..%2fadmin', true],
-    ['/v1/measurement%2f..%2fadmin', true],
-    ['/v1/measurement/..%5cadmin', true],
-    ['/v1/measurement\\..\\admin', true],
+describe('targetProblem', () => {
+  const cases: Array<[string, RegExp | undefined]> = [
+    ['/v1/measurement/a/b?x=../y', undefined],
+    ['/v1/measurement/file.tar.gz', undefined],
+    ['/v1/measurement/..hidden', undefined],
+    ['/v1/measurement/a..b/c', undefined],
+    ['/v1/measurement/a;b=1', undefined],
+    ['/v1/measurement/../admin', /"\." and "\.\."/],
+    ['/v1/measurement/./a', /not allowed/],
+    ['/v1/measurement/..', /not allowed/],
+    ['/v1/measurement/%2e%2e/admin', /not allowed/],
+    ['/v1/measurement/%2E./admin', /not allowed/],
+    ['/v1/measurement/..%2fadmin', /not allowed/],
+    ['/v1/measurement%2f..%2fadmin', /not allowed/],
+    ['/v1/measurement/..%5cadmin', /not allowed/],
+    ['/v1/measurement\\..\\admin', /not allowed/],
+    ['/v1/measurement/..;/admin', /not allowed/],
+    ['/v1/measurement/..;jsessionid=x/admin', /not allowed/],
+    ['http://evil.example/v1/measurement/x', /origin-form/],
+    ['*', /origin-form/],
   ]
-  for (const [url, expected] of cases) {
-    it(`${url} → ${expected}`, () => expect(hasDotSegment(url)).toBe(expected))
+  for (const [url, problem] of cases) {
+    it(`${url} → ${problem ?? 'forwarded'}`, () => {
+      const p = targetProblem(url)
+      if (problem) expect(p).toMatch(problem)
+      else expect(p).toBeUndefined()
+    })
   }
 })

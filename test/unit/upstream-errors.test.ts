@@ -17,6 +17,7 @@ describe('errorFromReply keeps the upstream code and message', () => {
     { desc: '404 without a body', status: 404, body: undefined, code: 'not_found', message: 'Service lobby answered 404' },
     { desc: '500 without a code', status: 500, body: { message: 'boom' }, code: 'upstream_error', message: 'boom' },
     { desc: '503 with HTML', status: 503, body: undefined, code: 'upstream_error', message: 'Service lobby answered 503' },
+    { desc: 'a redirect the gateway cannot follow', status: 302, body: undefined, code: 'upstream_error', message: 'Service lobby answered 302' },
     { desc: 'a code that is not a code', status: 409, body: { code: 'has spaces!', message: 'm' }, code: 'conflict', message: 'm' },
   ]
   for (const c of cases) {
