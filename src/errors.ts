@@ -21,6 +21,8 @@ export const ERRORS = {
   internal_error: { status: 500, message: 'Internal server error' },
   upstream_unavailable: { status: 502, message: 'Upstream service unavailable' },
   upstream_error: { status: 502, message: 'Upstream service error' },
+  not_implemented: { status: 501, message: 'Not implemented' },
+  upstream_busy: { status: 503, message: 'Upstream service is saturated' },
   engine_unavailable: { status: 503, message: 'Shared state is unavailable (Redis unreachable)' },
   shutting_down: { status: 503, message: 'Server is shutting down' },
   upstream_timeout: { status: 504, message: 'Upstream service timed out' },

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import { bodyUnread } from './http-body.js'
 import { codeForStatus, RoomgateError } from './errors.js'
 
 export interface ErrorBody {
@@ -69,10 +70,14 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.error({ err, method: request.method, url: request.url }, 'unhandled error')
     }
     if (rg.headers) void reply.headers(rg.headers)
-    // Refused before its body was read (auth, rate limit on a proxy route): close
-    // the connection rather than read and discard an upload of any size.
-    if (!request.raw.complete) void reply.header('connection', 'close')
     return reply.code(rg.status).send(errorBody(rg))
+  })
+  // Answered before its body was read (refused by auth or a rate limit, a 404,
+  // a route that takes no body): close the connection rather than keep reading
+  // and discarding an upload of any size, or one trickled in to hold the socket.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (bodyUnread(request.raw)) void reply.header('connection', 'close')
+    done(null, payload)
   })
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 200)

@@ -3,6 +3,9 @@ import { RoomgateError } from '../errors.js'
 import { settleWithin } from './redis-connection.js'
 import type { Bus, MessageHandler } from './types.js'
 
+const AMBIGUOUS =
+  'Redis did not confirm in time: the message may still be delivered when Redis recovers'
+
 /** Pub/sub over Redis, publishing and subscribing on separate connections. */
 export class RedisBus implements Bus {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
@@ -31,7 +34,10 @@ export class RedisBus implements Bus {
     try {
       return await this.pub.publish(channel, message)
     } catch (err) {
-      throw new RoomgateError('engine_unavailable', undefined, { cause: err })
+      // A PUBLISH that timed out was written and may still run when Redis wakes;
+      // one refused while disconnected was never sent.
+      const message = (err as Error).message === 'Command timed out' ? AMBIGUOUS : undefined
+      throw new RoomgateError('engine_unavailable', message, { cause: err })
     }
   }
 

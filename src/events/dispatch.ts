@@ -36,21 +36,38 @@ async function readBounded(body: Dispatcher.ResponseData['body'], service: strin
 }
 
 /**
- * `signal` bounds the whole call, time waiting for a pooled connection
- * included; abort it with a `TimeoutError` reason for `upstream_timeout`.
+ * `signal` bounds the whole call: the wait for a free connection, the request
+ * and the reply. Abort it with a `TimeoutError` for `upstream_timeout`.
+ * `body` is the JSON text of an `EventCall`.
  */
-export async function callService(upstream: Upstream, call: EventCall, signal: AbortSignal): Promise<unknown> {
+export async function callService(upstream: Upstream, body: string, signal: AbortSignal): Promise<unknown> {
+  const { pool, slots } = upstream.events
+  let release: () => void
+  try {
+    release = await slots.acquire(signal, upstream.name)
+  } catch (err) {
+    if (err instanceof RoomgateError) throw err
+    throw upstreamFailure(upstream.name, signal.reason ?? err)
+  }
+  try {
+    return await exchange(upstream, pool, body, signal)
+  } finally {
+    release()
+  }
+}
+
+async function exchange(upstream: Upstream, pool: Upstream['events']['pool'], body: string, signal: AbortSignal): Promise<unknown> {
   let res: Dispatcher.ResponseData
   try {
-    res = await upstream.pool.request({
+    res = await pool.request({
       method: 'POST',
       path: `${upstream.basePath}/gateway/handle`,
       headers: JSON_HEADERS,
-      body: JSON.stringify(call),
+      body,
       signal,
     })
   } catch (err) {
-    throw upstreamFailure(upstream.name, err)
+    throw upstreamFailure(upstream.name, signal.aborted ? signal.reason : err)
   }
 
   let text: string
@@ -58,7 +75,7 @@ export async function callService(upstream: Upstream, call: EventCall, signal: A
     text = await readBounded(res.body, upstream.name)
   } catch (err) {
     if (err instanceof RoomgateError) throw err
-    throw upstreamFailure(upstream.name, err)
+    throw upstreamFailure(upstream.name, signal.aborted ? signal.reason : err)
   }
 
   let parsed: unknown = null

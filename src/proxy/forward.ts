@@ -11,47 +11,71 @@
 import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { RoomgateError } from '../errors.js'
+import { bodyUnread, hasBody } from '../http-body.js'
 import { writeError } from '../http-errors.js'
 import { upstreamFailure } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/pools.js'
+import { busy } from '../upstream/slots.js'
 import { responseHeaders } from './headers.js'
 
 /** Called once per request with the status the client got (0 when it left first). */
 export type ForwardDone = (status: number, seconds: number, error?: RoomgateError) => void
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length']
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
-}
 
 class ProxyHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined
   private status = 0
   private finished = false
   private readonly started = performance.now()
-  /** Bounds the wait for a pooled connection: undici's own timeouts start only once the request is on a socket. */
-  private readonly queueTimer: NodeJS.Timeout
+  private release: (() => void) | undefined
+  // Assigned once the wait is registered; a slot can be granted (and the
+  // request fail) before that assignment returns.
+  private cancelWait: () => void = () => undefined
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly service: string,
+    private readonly upstream: Upstream,
+    path: string,
+    headers: string[],
     timeoutMs: number,
     private readonly done: ForwardDone,
   ) {
-    this.queueTimer = setTimeout(() => {
-      this.fail(new RoomgateError('upstream_timeout', `No connection to service ${service} became free in time`))
-    }, timeoutMs)
     res.on('drain', () => this.controller?.resume())
     res.on('close', () => {
       if (this.finished) return
-      this.controller?.abort(new Error('client went away'))
+      // Finish first: the abort below reports back through onResponseError, and
+      // a client that left is not an upstream failure.
       this.finish(0)
+      this.controller?.abort(new Error('client went away'))
     })
+    const service = upstream.name
+    this.cancelWait = upstream.proxy.slots.request(
+      {
+        granted: (release) => {
+          this.release = release
+          if (this.finished) return release()
+          upstream.proxy.pool.dispatch(
+            {
+              path: upstream.basePath + path,
+              method: req.method as Dispatcher.HttpMethod,
+              headers,
+              body: hasBody(req) ? req : null,
+            },
+            this,
+          )
+        },
+        refused: (reason) =>
+          this.fail(
+            reason === 'busy'
+              ? busy(service, upstream.proxy.slots.maxWaiting)
+              : new RoomgateError('upstream_timeout', `No connection to service ${service} became free in time`),
+          ),
+      },
+      timeoutMs,
+    )
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
-    clearTimeout(this.queueTimer)
     this.controller = controller
     if (this.finished) controller.abort(new Error('request already answered'))
   }
@@ -65,14 +89,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const head = responseHeaders(headers)
     // The upstream answered before the upload ended (an early 401 or 413): the
     // rest of the body will never be read, so the connection cannot be reused.
-    if (!this.req.complete) head.connection = 'close'
+    if (bodyUnread(this.req)) head.connection = 'close'
     try {
       // The upstream's reason phrase is not forwarded: Node writes the standard
       // one, and a phrase with control characters cannot break the response.
       this.res.writeHead(statusCode, head)
     } catch (err) {
       controller.abort(err as Error)
-      this.fail(new RoomgateError('upstream_error', `Service ${this.service} sent a response head that is not valid HTTP`))
+      this.fail(new RoomgateError('upstream_error', `Service ${this.upstream.name} sent a response head that is not valid HTTP`))
       return
     }
     this.status = statusCode
@@ -89,26 +113,26 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    this.fail(upstreamFailure(this.service, err))
+    this.fail(upstreamFailure(this.upstream.name, err))
   }
 
   private fail(error: RoomgateError): void {
     if (this.finished) return
-    clearTimeout(this.queueTimer)
     // Once the status line is out, all a proxy can do is cut the response short.
     if (this.res.headersSent) {
       this.res.destroy()
       this.finish(this.status, error)
       return
     }
-    writeError(this.res, error, { close: !this.req.complete })
+    writeError(this.res, error, { close: bodyUnread(this.req) })
     this.finish(error.status, error)
   }
 
   private finish(status: number, error?: RoomgateError): void {
     if (this.finished) return
     this.finished = true
-    clearTimeout(this.queueTimer)
+    this.cancelWait()
+    this.release?.()
     this.done(status, (performance.now() - this.started) / 1000, error)
   }
 }
@@ -122,14 +146,5 @@ export function forward(
   timeoutMs: number,
   done: ForwardDone,
 ): void {
-  const handler = new ProxyHandler(req, res, upstream.name, timeoutMs, done)
-  upstream.pool.dispatch(
-    {
-      path: upstream.basePath + path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody(req) ? req : null,
-    },
-    handler,
-  )
+  new ProxyHandler(req, res, upstream, path, headers, timeoutMs, done)
 }

@@ -90,6 +90,7 @@ export function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeade
  */
 export function targetProblem(url: string): string | undefined {
   if (url[0] !== '/') return 'Only origin-form request targets (/path?query) are forwarded'
+  if (url.includes('#')) return 'A request target cannot carry a fragment (#)'
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
   if (DOT_SEGMENT.test(path)) return 'Path segments "." and ".." are not allowed'

@@ -27,6 +27,12 @@ export interface ProxyDeps {
 async function checkTarget(request: FastifyRequest): Promise<void> {
   const problem = targetProblem(request.raw.url ?? '')
   if (problem) throw new RoomgateError('bad_request', problem)
+  // Node undoes `chunked` only: forwarded on, any other coding (gzip, chunked)
+  // would reach the service as if it were plain data (RFC 9112 §6.1: answer 501).
+  const te = request.headers['transfer-encoding']
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+    throw new RoomgateError('not_implemented', `Transfer-Encoding ${JSON.stringify(te)} is not supported; use chunked`)
+  }
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {

@@ -12,6 +12,7 @@ const BroadcastBody = Type.Object(
   {
     event: Type.String({ minLength: 1, maxLength: MAX_EVENT_NAME_CHARS }),
     data: Type.Optional(Type.Unknown()),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     targets: Type.Object(
       {
         device_ids: Type.Optional(
@@ -41,11 +42,11 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
       onRequest: internalTokenGuard(internalToken),
     },
     async (request) => {
-      const { event, data, targets } = request.body
+      const { event, data, targets, idempotency_key: idempotencyKey } = request.body
       if (!targets.all && !targets.device_ids?.length) {
         throw new RoomgateError('bad_request', 'targets must list device_ids or set all: true')
       }
-      const result = await broadcaster.broadcast({ event, data, targets })
+      const result = await broadcaster.broadcast({ event, data, targets, idempotencyKey })
       return { success: true as const, ...result }
     },
   )

@@ -15,12 +15,15 @@ import type { Engine } from '../engine/types.js'
 import type { Logger } from '../log.js'
 import type { Hub, Targets } from './hub.js'
 import { eventFrame } from './protocol.js'
+import { RecentKeys } from './recent-keys.js'
 import type { RealtimeMetrics } from './metrics.js'
 
 export interface BroadcastRequest {
   event: string
   data?: unknown
   targets: Targets
+  /** Delivered at most once per key within RECENT_KEYS_TTL_MS, across the cluster. */
+  idempotencyKey?: string
 }
 
 export interface BroadcastResult {
@@ -45,11 +48,13 @@ interface Header {
   id: string
   from: string
   targets: Targets
+  key?: string
 }
 
 export class Broadcaster {
   private readonly pending = new Map<string, Pending>()
   private readonly ackChannel: string
+  private readonly recent = new RecentKeys()
 
   constructor(
     private readonly engine: Engine,
@@ -81,8 +86,15 @@ export class Broadcaster {
    */
   async broadcast(req: BroadcastRequest): Promise<BroadcastResult> {
     if (this.engine.state() !== 'ready') throw new RoomgateError('engine_unavailable')
-    const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets }
-    const message = `${JSON.stringify(header)}\n${eventFrame(req.event, req.data)}`
+    let frame: string
+    try {
+      frame = eventFrame(req.event, req.data)
+    } catch (err) {
+      if (err instanceof RangeError) throw new RoomgateError('bad_request', "'data' is nested too deeply")
+      throw err
+    }
+    const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets, key: req.idempotencyKey }
+    const message = `${JSON.stringify(header)}\n${frame}`
     // Counts may arrive before PUBLISH answers, so the entry exists first; the
     // wait for stragglers starts once we know how many instances to expect.
     let done!: (r: BroadcastResult) => void
@@ -112,7 +124,8 @@ export class Broadcaster {
       this.log.warn('ignoring a malformed broadcast message on the bus')
       return
     }
-    const count = this.hub.deliver(header.targets, Buffer.from(message.slice(nl + 1)))
+    const duplicate = header.key !== undefined && !this.recent.add(header.key)
+    const count = duplicate ? 0 : this.hub.deliver(header.targets, Buffer.from(message.slice(nl + 1)))
     this.metrics.deliveries.inc(count)
     if (header.from === this.engine.instanceId) {
       this.record(header.id, count)

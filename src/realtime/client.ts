@@ -20,10 +20,9 @@ export class Client {
   deviceId: string | undefined
   /** Set by pong, cleared by each ping round (see liveness.ts). */
   alive = true
-  /** Service calls sent for this client and not answered yet. */
-  inflight = 0
+  /** Service calls made for this client and not answered yet; aborted if it leaves. */
+  readonly calls = new Set<AbortController>()
   readonly bucket: TokenBucket
-  private readonly gone = new AbortController()
 
   constructor(
     readonly socket: WebSocket,
@@ -31,12 +30,9 @@ export class Client {
     private readonly options: ClientOptions,
   ) {
     this.bucket = new TokenBucket(options.rateLimit, performance.now())
-    socket.once('close', () => this.gone.abort(new Error('client disconnected')))
-  }
-
-  /** Aborted when the connection closes: work done for this client stops with it. */
-  get signal(): AbortSignal {
-    return this.gone.signal
+    socket.once('close', () => {
+      for (const call of this.calls) call.abort(new Error('client disconnected'))
+    })
   }
 
   get open(): boolean {

@@ -6,13 +6,13 @@
 import { ERRORS, RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { EventRouter } from '../events/routing.js'
-import { callService } from '../events/dispatch.js'
+import { callService, type EventCall } from '../events/dispatch.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Client } from './client.js'
 import type { Hub } from './hub.js'
 import { isValidDeviceId, type LocalEvents } from './local-events.js'
-import { errorFrame, parseInbound, responseFrame, type ErrorBody, type Inbound, type RequestId } from './protocol.js'
+import { errorFrame, parseInbound, responseFrame, safeStringify, type ErrorBody, type Inbound, type RequestId } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
 
 export interface GatewayDeps {
@@ -72,7 +72,7 @@ export class Gateway {
       })
       return
     }
-    if (client.inflight >= this.deps.maxInflight) {
+    if (client.calls.size >= this.deps.maxInflight) {
       metrics.rateLimited.inc()
       this.sendError(client, message.event, message.request_id, {
         code: 'rate_limited',
@@ -80,11 +80,27 @@ export class Gateway {
       })
       return
     }
+    const payload: EventCall = {
+      event: message.event,
+      request_id: message.request_id,
+      device_id: client.deviceId,
+      data: message.data,
+    }
+    const body = safeStringify(payload)
+    if (body === undefined) {
+      this.sendError(client, message.event, message.request_id, { code: 'bad_request', message: "'data' is nested too deeply" })
+      return
+    }
+    // One controller per call (not AbortSignal.any on a connection-long signal,
+    // which keeps every call's signal alive until the connection closes).
+    const call = new AbortController()
+    const deadline = setTimeout(() => call.abort(new DOMException('deadline passed', 'TimeoutError')), this.deps.timeoutMs)
+    client.calls.add(call)
     const upstream = this.deps.upstreams.get(service)
-    const call = { event: message.event, request_id: message.request_id, device_id: client.deviceId, data: message.data }
-    const signal = AbortSignal.any([AbortSignal.timeout(this.deps.timeoutMs), client.signal])
-    client.inflight++
-    void this.answer(client, message, () => callService(upstream, call, signal), service).finally(() => client.inflight--)
+    void this.answer(client, message, () => callService(upstream, body, call.signal), service).finally(() => {
+      clearTimeout(deadline)
+      client.calls.delete(call)
+    })
   }
 
   private identify(client: Client, message: Inbound): { device_id: string } {

@@ -46,6 +46,19 @@ export function parseInbound(raw: string): ParseResult {
   return { ok: true, message: { event: m.event, request_id, data: m.data ?? {} } }
 }
 
+/**
+ * JSON text of `value`, or undefined when it is nested too deeply to serialise
+ * (JSON.parse accepts depths that JSON.stringify overflows the stack on).
+ */
+export function safeStringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)
+  } catch (err) {
+    if (err instanceof RangeError) return undefined
+    throw err
+  }
+}
+
 export function responseFrame(event: string, requestId: RequestId | undefined, data: unknown): string {
   return JSON.stringify({ type: 'response', event, request_id: requestId ?? null, data: data ?? null })
 }

@@ -3,7 +3,7 @@
  * of each (service, kind, code) in a window is logged with its cause, the
  * rest are counted and reported with the next line.
  */
-import { RoomgateError } from '../errors.js'
+import { ERRORS, RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 
 export const FAILURE_LOG_WINDOW_MS = 5_000
@@ -17,9 +17,11 @@ export class FailureLog {
   ) {}
 
   report(service: string, kind: 'event' | 'proxy', err: unknown): void {
-    const code = err instanceof RoomgateError ? err.code : 'internal_error'
     // A service's own 4xx answers are the client's business, not an operator's.
     if (err instanceof RoomgateError && err.status < 500) return
+    // Codes a service made up share one window, so the map stays small whatever they send.
+    const raw = err instanceof RoomgateError ? err.code : 'internal_error'
+    const code = Object.hasOwn(ERRORS, raw) ? raw : 'service_code'
     const key = `${service}\u0000${kind}\u0000${code}`
     const now = Date.now()
     const w = this.windows.get(key)

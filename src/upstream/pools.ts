@@ -1,23 +1,36 @@
 /**
- * One undici keep-alive pool per configured service, shared by the HTTP proxy
- * and the event router. Pools connect lazily, so an unused service costs nothing.
+ * Two keep-alive lanes per configured service: one for the HTTP proxy, one for
+ * WebSocket event calls, so that long uploads or clients that read slowly can
+ * never starve the events (and the other way round). Each lane is an undici
+ * pool behind a `Slots` admission list. Pools connect lazily: an unused
+ * service costs nothing.
  */
 import { Pool } from 'undici'
 import type { Config } from '../config/schema.js'
+import { Slots } from './slots.js'
+
+/** A lane lets this many requests per connection wait for a free one; past that it answers `upstream_busy`. */
+export const WAITING_PER_CONNECTION = 4
+
+/** Connect attempts fail after this long even when the request timeout is longer. */
+const MAX_CONNECT_TIMEOUT_MS = 10_000
+
+export interface Lane {
+  readonly pool: Pool
+  readonly slots: Slots
+}
 
 export interface Upstream {
   readonly name: string
-  /** `http://host:port`, what the pool connects to. */
+  /** `http://host:port`, what the pools connect to. */
   readonly origin: string
   /** Path of the service URL without its trailing slash ('' for `http://host:port/`). */
   readonly basePath: string
   /** The `Host` header sent upstream. */
   readonly host: string
-  readonly pool: Pool
+  readonly proxy: Lane
+  readonly events: Lane
 }
-
-/** Connect attempts fail after this long even when the request timeout is longer. */
-const MAX_CONNECT_TIMEOUT_MS = 10_000
 
 export class Upstreams {
   private readonly byName = new Map<string, Upstream>()
@@ -27,19 +40,23 @@ export class Upstreams {
   constructor(services: Config['services'], timeoutMs: number) {
     for (const [name, s] of Object.entries(services)) {
       const url = new URL(s.url)
-      const pool = new Pool(url.origin, {
-        connections: s.connections,
-        pipelining: 1,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        connectTimeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS),
+      const lane = (): Lane => ({
+        pool: new Pool(url.origin, {
+          connections: s.connections,
+          pipelining: 1,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          connectTimeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS),
+        }),
+        slots: new Slots(s.connections, s.connections * WAITING_PER_CONNECTION),
       })
       this.byName.set(name, {
         name,
         origin: url.origin,
         basePath: url.pathname.replace(/\/+$/, ''),
         host: url.host,
-        pool,
+        proxy: lane(),
+        events: lane(),
       })
     }
   }
@@ -54,13 +71,17 @@ export class Upstreams {
   /** Waits for in-flight requests, then closes the sockets. */
   close(): Promise<void> {
     if (this.destroying) return this.destroying
-    this.closing ??= Promise.all([...this.byName.values()].map((u) => u.pool.close())).then(() => undefined)
+    this.closing ??= Promise.all(this.pools().map((p) => p.close())).then(() => undefined)
     return this.closing
   }
 
   /** Aborts everything still running (after the drain timeout). Safe before or after close(). */
   destroy(): Promise<void> {
-    this.destroying ??= Promise.all([...this.byName.values()].map((u) => u.pool.destroy())).then(() => undefined)
+    this.destroying ??= Promise.all(this.pools().map((p) => p.destroy())).then(() => undefined)
     return this.destroying
+  }
+
+  private pools(): Pool[] {
+    return [...this.byName.values()].flatMap((u) => [u.proxy.pool, u.events.pool])
   }
 }

@@ -60,6 +60,27 @@ describe('internal broadcast', () => {
     expect(anonymous.messages).toEqual([])
   })
 
+  it('delivers a broadcast once per idempotency_key, so a retry is safe', async () => {
+    const gate = await startGate({ auth: { internalToken: TOKEN } })
+    const a = await connect(gate, '?device_id=a')
+    const body = { event: 'once', data: {}, targets: { all: true }, idempotency_key: 'evt-42' }
+    expect(await (await broadcast(gate, body)).body.json()).toMatchObject({ delivered: 1 })
+    expect(await (await broadcast(gate, body)).body.json()).toMatchObject({ delivered: 0 })
+    expect(await (await broadcast(gate, { ...body, idempotency_key: 'evt-43' })).body.json()).toMatchObject({ delivered: 1 })
+    await a.next()
+    await a.next()
+    await sleep(100)
+    expect(a.messages).toEqual([])
+  })
+
+  it('answers 400, not 500, for data nested too deeply', async () => {
+    const gate = await startGate({ auth: { internalToken: TOKEN } })
+    const deep = `{"event":"x","targets":{"all":true},"data":${'['.repeat(10_000)}${']'.repeat(10_000)}}`
+    const res = await broadcast(gate, deep)
+    expect(res.statusCode).toBe(400)
+    expect(await res.body.json()).toEqual({ success: false, error: "'data' is nested too deeply", code: 'bad_request' })
+  })
+
   it('refuses every call when no token is configured', async () => {
     const gate = await startGate()
     const res = await broadcast(gate, { event: 'x', targets: { all: true } }, '')

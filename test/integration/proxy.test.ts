@@ -187,6 +187,36 @@ describe('forwarding', () => {
     expect(seen).toHaveLength(0)
   })
 
+  it('refuses transfer codings other than chunked with 501, and fragments with 400', async () => {
+    const socket = connect(Number(new URL(gate.url).port), '127.0.0.1')
+    socket.write('POST /v1/jobs/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n')
+    let text = ''
+    for await (const chunk of socket) text += String(chunk)
+    expect(text).toMatch(/^HTTP\/1\.1 501/)
+    expect(text).toContain('"code":"not_implemented"')
+    const frag = connect(Number(new URL(gate.url).port), '127.0.0.1')
+    frag.write('GET /v1/measurement/x#top HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+    text = ''
+    for await (const chunk of frag) text += String(chunk)
+    expect(text).toMatch(/^HTTP\/1\.1 400/)
+    expect(seen).toHaveLength(0)
+  })
+
+  it('closes a connection whose body was never read, so a trickled body cannot hold it', async () => {
+    const socket = connect(Number(new URL(gate.url).port), '127.0.0.1')
+    socket.write('POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nx')
+    const trickle = setInterval(() => socket.writable && socket.write('x'), 100)
+    let text = ''
+    await new Promise<void>((resolve) => {
+      socket.on('data', (c: Buffer) => (text += c.toString()))
+      socket.on('close', () => resolve())
+      socket.on('error', () => resolve())
+    })
+    clearInterval(trickle)
+    expect(text).toMatch(/^HTTP\/1\.1 404/)
+    expect(text.toLowerCase()).toContain('connection: close')
+  })
+
   it('answers a URL that cannot be decoded in the error format', async () => {
     const res = await request(`${gate.url}/v1/measurement/%`)
     expect(res.statusCode).toBe(400)
@@ -401,6 +431,38 @@ describe('failures', () => {
       'Service measurement did not answer in time',
     ])
     expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
+  it('answers upstream_busy at once when too many requests already wait for a connection', async () => {
+    special['/v1/measurement/hold'] = () => undefined
+    const g = await startGate({ services: { measurement: { url: upstream.url, connections: 1 } }, httpTimeoutSeconds: 1 })
+    const lane = g.server.upstreams.get('measurement').proxy.slots
+    // 1 on the wire + 4 waiting (WAITING_PER_CONNECTION): the sixth is refused.
+    const held = Array.from({ length: 5 }, () => request(`${g.url}/v1/measurement/hold`).catch(() => undefined))
+    await waitFor(() => lane.queued === 4, 2_000, 'four requests waiting')
+    const refused = await request(`${g.url}/v1/measurement/hold`)
+    expect(refused.statusCode).toBe(503)
+    expect(await refused.body.json()).toMatchObject({ code: 'upstream_busy' })
+    await Promise.all(held)
+    expect([lane.inUse, lane.queued]).toEqual([0, 0])
+  })
+
+  it('forgets a waiting request as soon as its client leaves, and does not count it as an upstream failure', async () => {
+    special['/v1/measurement/hold'] = () => undefined
+    const g = await startGate({ services: { measurement: { url: upstream.url, connections: 1 } }, httpTimeoutSeconds: 5 })
+    const lane = g.server.upstreams.get('measurement').proxy.slots
+    const first = request(`${g.url}/v1/measurement/hold`).catch(() => undefined)
+    await waitFor(() => lane.inUse === 1, 2_000, 'the first request on the wire')
+    const leaver = connect(Number(new URL(g.url).port), '127.0.0.1')
+    leaver.write('GET /v1/measurement/hold HTTP/1.1\r\nHost: x\r\n\r\n')
+    await waitFor(() => lane.queued === 1, 2_000, 'the second request waiting')
+    leaver.destroy()
+    await waitFor(() => lane.queued === 0, 2_000, 'the waiter to be dropped')
+    const metrics = await (await request(`${g.url}/metrics`)).body.text()
+    expect(metrics).toContain('roomgate_http_proxy_requests_total{service="measurement",status="0"} 1')
+    expect(metrics).not.toContain('status="502"')
+    expect(g.logs.some((l) => l.includes('upstream measurement failed'))).toBe(false)
+    void first
   })
 
   it('passes upstream error statuses through unchanged', async () => {

@@ -3,7 +3,7 @@
  * a real roomgate instance (memory engine).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Socket } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { request } from 'undici'
 import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
@@ -187,6 +187,44 @@ describe('deadlines and limits', () => {
     } finally {
       await hung.close()
     }
+  })
+
+  it('keeps answering events while proxied uploads hold every proxy connection', async () => {
+    const g = await startGate({
+      services: { lobby: { url: lobby.url }, measurement: { url: lobby.url, connections: 2 } },
+      httpTimeoutSeconds: 5,
+    })
+    const port = Number(new URL(g.url).port)
+    const uploads = [1, 2, 3].map(() => {
+      const s = tcpConnect(port, '127.0.0.1')
+      s.on('error', () => undefined)
+      s.write('POST /v1/jobs/slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nx')
+      return s
+    })
+    await waitFor(() => g.server.upstreams.get('measurement').proxy.slots.inUse === 2, 2_000, 'the proxy lane to fill')
+    const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=e`)
+    clients.push(c)
+    const started = Date.now()
+    expect((await c.request('lobby.create')).type).toBe('response')
+    expect(Date.now() - started).toBeLessThan(1_000)
+    for (const u of uploads) u.destroy()
+  })
+
+  it('answers upstream_busy when too many event calls wait for the service', async () => {
+    const g = await startGate({ services: { lobby: { url: lobby.url, connections: 1 } }, httpTimeoutSeconds: 1 })
+    const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=busy`)
+    clients.push(c)
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => c.request('lobby.hang', {}, `b${i}`)))
+    const codes = answers.map((a) => a.error?.code)
+    expect(codes.filter((x) => x === 'upstream_busy')).toHaveLength(1)
+    expect(codes.filter((x) => x === 'upstream_timeout')).toHaveLength(5)
+  })
+
+  it('answers bad_request, not an upstream error, for data nested too deeply to send on', async () => {
+    const c = await connect()
+    c.send(`{"event":"lobby.create","request_id":"deep","data":${'['.repeat(20_000)}${']'.repeat(20_000)}}`)
+    expect((await c.next()).error).toEqual({ code: 'bad_request', message: "'data' is nested too deeply" })
+    expect(lobby.calls).toHaveLength(0)
   })
 
   it('delivers a reply larger than the send-queue cap to a client that keeps up', async () => {

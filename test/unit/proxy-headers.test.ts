@@ -94,6 +94,7 @@ describe('targetProblem', () => {
     ['/v1/measurement/..;jsessionid=x/admin', /not allowed/],
     ['http://evil.example/v1/measurement/x', /origin-form/],
     ['*', /origin-form/],
+    ['/v1/measurement/x#frag', /fragment/],
   ]
   for (const [url, problem] of cases) {
     it(`${url} → ${problem ?? 'forwarded'}`, () => {
