@@ -14,6 +14,19 @@ export function freePort() {
   })
 }
 
+/**
+ * With two cores, the load generator gets core 0 and the systems under test
+ * (with their upstream) core 1, when `taskset` is available: they then compete
+ * with each other, not with wrk.
+ */
+const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0
+export const LOAD_CPU = '0'
+export const SERVER_CPU = '1'
+function pinned(cpu, cmd, args) {
+  return HAS_TASKSET ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args]
+}
+export const pinning = HAS_TASKSET ? `wrk on cpu ${LOAD_CPU}, servers on cpu ${SERVER_CPU}` : 'not pinned (no taskset)'
+
 /** Every child started here, so a failed run still stops them all. */
 export const children = []
 
@@ -22,7 +35,8 @@ export const children = []
  * given, once that URL answers 200; otherwise once it prints `{"port": N}`.
  */
 export function startProcess(args, env, readyUrl) {
-  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const [cmd, argv] = pinned(SERVER_CPU, process.execPath, args)
+  const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(proc)
   let stderr = ''
   proc.stderr.on('data', (d) => (stderr += d))
@@ -77,7 +91,8 @@ export function wrk(url, { connections, seconds, headers = {}, script }) {
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`)
   if (script) args.push('-s', script)
   args.push(url)
-  const r = spawnSync('wrk', args, { encoding: 'utf8' })
+  const [cmd, argv] = pinned(LOAD_CPU, 'wrk', args)
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`)
   const out = r.stdout
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { children, freePort, median, startProcess, stop, wrk } from './lib.js'
+import { children, freePort, median, pinning, startProcess, stop, wrk } from './lib.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values } = parseArgs({
@@ -17,8 +17,10 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
   },
 })
-const rounds = Number(values.rounds ?? (values.quick ? 2 : 3))
-const seconds = Number(values.seconds ?? (values.quick ? 3 : 8))
+// Many short rounds, order rotated each round: on shared cores a neighbour's
+// burst then lands on every system alike, and the median shrugs it off.
+const rounds = Number(values.rounds ?? (values.quick ? 3 : 7))
+const seconds = Number(values.seconds ?? (values.quick ? 2 : 4))
 const connections = Number(values.connections)
 
 const setup = spawnSync('bash', [here('./setup.sh')], { stdio: 'inherit' })
@@ -47,8 +49,10 @@ async function main() {
   for (const url of Object.values(systems)) wrk(url, { connections, seconds: 1, headers })
 
   const samples = Object.fromEntries(Object.keys(systems).map((s) => [s, []]))
+  const entries = Object.entries(systems)
   for (let r = 0; r < rounds; r++) {
-    for (const [name, url] of Object.entries(systems)) {
+    const order = entries.map((_, i) => entries[(i + r) % entries.length])
+    for (const [name, url] of order) {
       const result = wrk(url, { connections, seconds, headers })
       if (result.non2xx > 0 || result.socketErrors) {
         throw new Error(`${name}: ${result.non2xx} non-2xx answers, socket errors: ${result.socketErrors ?? 'none'}`)
@@ -66,19 +70,27 @@ async function main() {
       p99_ms: Number(median(runs.map((x) => x.p99_ms)).toFixed(3)),
     }
   }
-  const base = figures['@fastify/http-proxy'].rps
-  console.log(`\nhttp-proxy: GET small JSON, ${connections} connections, ${rounds} rounds × ${seconds}s, median\n`)
-  console.log('system                 req/s     p50 ms   p99 ms   vs @fastify/http-proxy')
+  // Paired ratios: each round runs every system back to back, so the median of
+  // the per-round ratios cancels the machine's drift better than a ratio of medians.
+  const peer = '@fastify/http-proxy'
+  const ratios = Object.fromEntries(
+    Object.keys(samples).map((name) => [
+      name,
+      Number(median(samples[name].map((x, r) => x.rps / samples[peer][r].rps)).toFixed(2)),
+    ]),
+  )
+  console.log(`\nhttp-proxy: GET small JSON, ${connections} connections, ${rounds} rounds × ${seconds}s, median; ${pinning}\n`)
+  console.log(`system                 req/s     p50 ms   p99 ms   vs ${peer} (paired)`)
   for (const [name, f] of Object.entries(figures)) {
-    const ratio = (f.rps / base).toFixed(2)
-    console.log(`${name.padEnd(20)} ${String(f.rps).padStart(8)} ${f.p50_ms.toFixed(2).padStart(9)} ${f.p99_ms.toFixed(2).padStart(8)}   ${ratio}×`)
+    console.log(`${name.padEnd(20)} ${String(f.rps).padStart(8)} ${f.p50_ms.toFixed(2).padStart(9)} ${f.p99_ms.toFixed(2).padStart(8)}   ${ratios[name].toFixed(2)}×`)
   }
   mkdirSync(here('./results'), { recursive: true })
   const result = {
     date: new Date().toISOString(),
     node: process.version,
-    settings: { rounds, seconds, connections },
+    settings: { rounds, seconds, connections, pinning },
     scenarios: { 'http-proxy': figures },
+    ratios: { 'http-proxy': { against: peer, paired_median: ratios } },
   }
   writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`)
   console.log('\nwritten to bench/results/latest.json')

@@ -1,4 +1,4 @@
-import type { onRequestAsyncHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
 import { bearerToken, SecretSet } from './tokens.js'
 
@@ -8,22 +8,21 @@ export type AuthKind = 'none' | 'bearer' | 'apiKey'
 export function credentialGuard(
   kind: AuthKind,
   secrets: { bearerTokens: readonly string[]; apiKeys: readonly string[] },
-): onRequestAsyncHookHandler | undefined {
+): onRequestHookHandler | undefined {
+  // Callback hooks: the check is synchronous, so no promise per request.
   if (kind === 'bearer') {
     const tokens = new SecretSet(secrets.bearerTokens)
-    return async (request) => {
-      if (!tokens.has(bearerToken(request.headers.authorization))) {
-        throw new RoomgateError('unauthorized', 'Missing or invalid bearer token')
-      }
+    return (request, _reply, done) => {
+      if (tokens.has(bearerToken(request.headers.authorization))) return done()
+      done(new RoomgateError('unauthorized', 'Missing or invalid bearer token'))
     }
   }
   if (kind === 'apiKey') {
     const keys = new SecretSet(secrets.apiKeys)
-    return async (request) => {
+    return (request, _reply, done) => {
       const key = request.headers['x-api-key']
-      if (!keys.has(typeof key === 'string' ? key : undefined)) {
-        throw new RoomgateError('unauthorized', 'Invalid or missing API key')
-      }
+      if (keys.has(typeof key === 'string' ? key : undefined)) return done()
+      done(new RoomgateError('unauthorized', 'Invalid or missing API key'))
     }
   }
   return undefined

@@ -3,7 +3,7 @@
  * service with path and query unchanged and bodies streamed both ways, behind
  * the per-IP rate limit and the route's credential check.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { Config } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
@@ -18,21 +18,22 @@ const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
 export interface ProxyDeps {
   config: Config
   upstreams: Upstreams
-  rateLimit: onRequestAsyncHookHandler
+  rateLimit: onRequestHookHandler
   requests: Counter
   upstreamLatency: Histogram
   failures: FailureLog
 }
 
-async function checkTarget(request: FastifyRequest): Promise<void> {
+const checkTarget: onRequestHookHandler = (request, _reply, done) => {
   const problem = targetProblem(request.raw.url ?? '')
-  if (problem) throw new RoomgateError('bad_request', problem)
+  if (problem) return done(new RoomgateError('bad_request', problem))
   // Node undoes `chunked` only: forwarded on, any other coding (gzip, chunked)
   // would reach the service as if it were plain data (RFC 9112 §6.1: answer 501).
   const te = request.headers['transfer-encoding']
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    throw new RoomgateError('not_implemented', `Transfer-Encoding ${JSON.stringify(te)} is not supported; use chunked`)
+    return done(new RoomgateError('not_implemented', `Transfer-Encoding ${JSON.stringify(te)} is not supported; use chunked`))
   }
+  done()
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {

@@ -1,13 +1,14 @@
 /**
  * Per-client-IP rate limiting for HTTP routes, on the engine's shared buckets.
- * Fails open: if the store cannot answer (Redis down), the request goes
- * through and the outage is logged once, not once per request.
+ * A callback hook: with the memory store it answers in the same tick, with no
+ * promise per request. Fails open: if the store cannot answer (Redis down),
+ * the request goes through and the outage is logged once, not once per request.
  */
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import { rateLimited } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { CounterChild } from '../metrics/registry.js'
-import type { RateLimitStore } from './store.js'
+import type { RateLimitStore, Verdict } from './store.js'
 import type { RateRule } from './token-bucket.js'
 
 export interface IpLimitOptions {
@@ -18,22 +19,32 @@ export interface IpLimitOptions {
   log: Logger
 }
 
-export function ipRateLimit(o: IpLimitOptions): onRequestAsyncHookHandler {
+type Done = (err?: Error) => void
+
+export function ipRateLimit(o: IpLimitOptions): onRequestHookHandler {
   let failing = false
-  return async (request: FastifyRequest) => {
-    let verdict
-    try {
-      verdict = await o.store.take(o.limiter, request.ip, o.rule)
-    } catch (err) {
-      if (!failing) o.log.warn({ err: (err as Error).message, limiter: o.limiter }, 'rate limit store unavailable; letting requests through')
-      failing = true
-      return
-    }
+  const judge = (verdict: Verdict, done: Done) => {
     if (failing) o.log.info({ limiter: o.limiter }, 'rate limit store answering again')
     failing = false
-    if (!verdict.allowed) {
-      o.rejected.inc()
-      throw rateLimited(verdict.retryAfterMs)
+    if (verdict.allowed) return done()
+    o.rejected.inc()
+    done(rateLimited(verdict.retryAfterMs))
+  }
+  const failOpen = (err: unknown, done: Done) => {
+    if (!failing) {
+      o.log.warn({ err: (err as Error).message, limiter: o.limiter }, 'rate limit store unavailable; letting requests through')
     }
+    failing = true
+    done()
+  }
+  return (request, _reply, done) => {
+    let answer: Verdict | Promise<Verdict>
+    try {
+      answer = o.store.take(o.limiter, request.ip, o.rule)
+    } catch (err) {
+      return failOpen(err, done)
+    }
+    if (answer instanceof Promise) answer.then((v) => judge(v, done), (err: unknown) => failOpen(err, done))
+    else judge(answer, done)
   }
 }

@@ -17,11 +17,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     this.lastSweep = now()
   }
 
-  take(limiter: string, id: string, rule: RateRule): Promise<Verdict> {
-    return Promise.resolve(this.takeSync(limiter, id, rule))
-  }
-
-  takeSync(limiter: string, id: string, rule: RateRule): Verdict {
+  take(limiter: string, id: string, rule: RateRule): Verdict {
     const now = this.now()
     if (now - this.lastSweep > SWEEP_INTERVAL_MS || this.buckets.size >= this.maxBuckets) this.sweep(now)
     const key = `${limiter}\u0000${id}`

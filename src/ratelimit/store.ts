@@ -15,5 +15,6 @@ export interface Verdict {
  * logs; a rate limiter must not turn a Redis outage into a full outage.
  */
 export interface RateLimitStore {
-  take(limiter: string, id: string, rule: RateRule): Promise<Verdict>
+  /** The memory store answers synchronously; callers handle both forms. */
+  take(limiter: string, id: string, rule: RateRule): Verdict | Promise<Verdict>
 }

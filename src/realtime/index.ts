@@ -3,7 +3,7 @@
  * cluster broadcast behind `POST /internal/broadcast`.
  */
 import websocket from '@fastify/websocket'
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -34,7 +34,7 @@ export interface RealtimeDeps {
   failures: FailureLog
   log: Logger
   /** The per-IP HTTP limit, applied to upgrade requests too. */
-  ipRateLimit: onRequestAsyncHookHandler
+  ipRateLimit: onRequestHookHandler
 }
 
 export interface Realtime {

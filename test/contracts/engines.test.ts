@@ -46,7 +46,7 @@ describe('Redis engine across instances', () => {
     try {
       const rule = { rps: 0.001, burst: 4 }
       const verdicts = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).rateLimits.take('shared', 'one-client', rule)),
+        Array.from({ length: 10 }, async (_, i) => (i % 2 ? a : b).rateLimits.take('shared', 'one-client', rule)),
       )
       expect(verdicts.filter((v) => v.allowed)).toHaveLength(4)
     } finally {

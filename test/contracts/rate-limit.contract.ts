@@ -52,7 +52,7 @@ export function rateLimitContract(name: string, create: () => Promise<StoreFixtu
     it('never lets more than the burst through under concurrent calls', async () => {
       const who = id()
       const rule = { rps: 0.001, burst: 10 }
-      const verdicts = await Promise.all(Array.from({ length: 50 }, () => f.store.take('t', who, rule)))
+      const verdicts = await Promise.all(Array.from({ length: 50 }, async () => f.store.take('t', who, rule)))
       expect(verdicts.filter((v) => v.allowed)).toHaveLength(10)
     })
   })

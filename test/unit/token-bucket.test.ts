@@ -29,24 +29,24 @@ describe('TokenBucket', () => {
 })
 
 describe('MemoryRateLimitStore', () => {
-  it('keeps one bucket per limiter and id', async () => {
+  it('keeps one bucket per limiter and id', () => {
     let now = 0
     const store = new MemoryRateLimitStore(() => now)
     const rule = { rps: 1, burst: 1 }
-    expect((await store.take('http', 'a', rule)).allowed).toBe(true)
-    const refused = await store.take('http', 'a', rule)
+    expect((store.take('http', 'a', rule)).allowed).toBe(true)
+    const refused = store.take('http', 'a', rule)
     expect(refused).toEqual({ allowed: false, remaining: 0, retryAfterMs: 1000 })
-    expect((await store.take('http', 'b', rule)).allowed).toBe(true)
-    expect((await store.take('other', 'a', rule)).allowed).toBe(true)
+    expect((store.take('http', 'b', rule)).allowed).toBe(true)
+    expect((store.take('other', 'a', rule)).allowed).toBe(true)
     now = 1000
-    expect((await store.take('http', 'a', rule)).allowed).toBe(true)
+    expect((store.take('http', 'a', rule)).allowed).toBe(true)
   })
 
   it('stays bounded under a flood of client ids', () => {
     let now = 0
     const store = new MemoryRateLimitStore(() => now, 1_000)
     for (let i = 0; i < 10_000; i++) {
-      store.takeSync('http', `ip-${i}`, { rps: 1, burst: 5 })
+      store.take('http', `ip-${i}`, { rps: 1, burst: 5 })
       now++
     }
     expect(store.size).toBeLessThanOrEqual(1_000)
@@ -55,10 +55,10 @@ describe('MemoryRateLimitStore', () => {
   it('drops buckets that have refilled', () => {
     let now = 0
     const store = new MemoryRateLimitStore(() => now)
-    for (let i = 0; i < 100; i++) store.takeSync('http', `ip-${i}`, { rps: 10, burst: 5 })
+    for (let i = 0; i < 100; i++) store.take('http', `ip-${i}`, { rps: 10, burst: 5 })
     expect(store.size).toBe(100)
     now = 20_000
-    store.takeSync('http', 'late', { rps: 10, burst: 5 })
+    store.take('http', 'late', { rps: 10, burst: 5 })
     expect(store.size).toBe(1)
   })
 })
