@@ -72,8 +72,13 @@ export class Gateway {
       })
       return
     }
+    this.callService(client, client.deviceId, message, service)
+  }
+
+  /** Sends the event to its service under the connection's in-flight cap and the call deadline. */
+  private callService(client: Client, deviceId: string, message: Inbound, service: string): void {
     if (client.calls.size >= this.deps.maxInflight) {
-      metrics.rateLimited.inc()
+      this.deps.metrics.rateLimited.inc()
       this.sendError(client, message.event, message.request_id, {
         code: 'rate_limited',
         message: `Too many events waiting for an answer (${this.deps.maxInflight}); wait for one`,
@@ -83,7 +88,7 @@ export class Gateway {
     const payload: EventCall = {
       event: message.event,
       request_id: message.request_id,
-      device_id: client.deviceId,
+      device_id: deviceId,
       data: message.data,
     }
     const body = safeStringify(payload)
