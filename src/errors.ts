@@ -12,8 +12,10 @@ export const ERRORS = {
   unauthorized: { status: 401, message: 'Missing or invalid credentials' },
   forbidden: { status: 403, message: 'Forbidden' },
   not_found: { status: 404, message: 'Not found' },
+  room_not_found: { status: 404, message: 'Room not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   conflict: { status: 409, message: 'Conflict' },
+  room_stopped: { status: 409, message: 'The room is stopped: only /progress is allowed' },
   payload_too_large: { status: 413, message: 'Request body too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported media type' },
   upgrade_required: { status: 426, message: 'This endpoint speaks WebSocket: send an Upgrade request' },
@@ -22,7 +24,9 @@ export const ERRORS = {
   upstream_unavailable: { status: 502, message: 'Upstream service unavailable' },
   upstream_error: { status: 502, message: 'Upstream service error' },
   not_implemented: { status: 501, message: 'Not implemented' },
+  node_call_failed: { status: 502, message: 'The node did not accept the call' },
   upstream_busy: { status: 503, message: 'Upstream service is saturated' },
+  no_gateway_available: { status: 503, message: 'No gateway available: every node of the pool is in use' },
   engine_unavailable: { status: 503, message: 'Shared state is unavailable (Redis unreachable)' },
   shutting_down: { status: 503, message: 'Server is shutting down' },
   upstream_timeout: { status: 504, message: 'Upstream service timed out' },
@@ -59,12 +63,25 @@ export class RoomgateError extends Error {
   }
 }
 
-/** The code the registry uses for an HTTP status, for errors raised by Fastify itself. */
+/** The generic code for an HTTP status: errors raised by Fastify itself, and upstream answers without a code. */
+export const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'bad_request',
+  426: 'upgrade_required',
+  429: 'rate_limited',
+  501: 'not_implemented',
+  503: 'engine_unavailable',
+}
+
 export function codeForStatus(status: number): ErrorCode {
-  for (const [code, spec] of Object.entries(ERRORS)) {
-    if (spec.status === status && code !== 'unidentified' && code !== 'unknown_event') return code as ErrorCode
-  }
-  return status >= 500 ? 'internal_error' : 'bad_request'
+  return CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'bad_request')
 }
 
 /** Seconds for a `Retry-After` header: whole seconds, at least 1. */

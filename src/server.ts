@@ -15,12 +15,15 @@ import { registerProbes } from './probes.js'
 import { registerProxy } from './proxy/index.js'
 import { ipRateLimit } from './ratelimit/http.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
+import { registerRooms, type Rooms } from './rooms/index.js'
+import { registerAssets } from './assets/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { Upstreams } from './upstream/pools.js'
 
 export interface Server {
   app: FastifyInstance
   realtime: Realtime
+  rooms: Rooms
   upstreams: Upstreams
   registry: Registry
   /** Marks the instance as draining: readiness fails and new requests get 503. */
@@ -93,6 +96,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     ipRateLimit: ipLimit,
   })
 
+  const rooms = registerRooms(app, { config, engine, realtime, registry, log })
+  if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
+
   await registerProxy(app, {
     config,
     upstreams,
@@ -104,6 +110,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
 
   // After the server has stopped and drained: loops, then pools.
   app.addHook('onClose', async () => {
+    await rooms.close()
     await realtime.close()
     processMetrics.close()
     await upstreams.close()
@@ -112,11 +119,15 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
   return {
     app,
     realtime,
+    rooms,
     upstreams,
     registry,
     beginClose: () => {
       closing = true
     },
-    start: () => realtime.start(),
+    start: async () => {
+      await realtime.start()
+      rooms.start()
+    },
   }
 }

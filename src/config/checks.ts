@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net'
 import type { Config } from './schema.js'
+import { checkRooms } from './rooms-checks.js'
 
 const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
 
@@ -64,6 +65,7 @@ export function checkConfig(config: Config): string[] {
     }
   })
 
+  problems.push(...checkRooms(config))
   return problems
 }
 

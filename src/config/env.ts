@@ -26,7 +26,11 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'RATE_LIMIT_RPS', key: 'rateLimit.rps', kind: 'number' },
   { name: 'RATE_LIMIT_BURST', key: 'rateLimit.burst', kind: 'number' },
   { name: 'HTTP_TIMEOUT_SECONDS', key: 'httpTimeoutSeconds', kind: 'number' },
+  // `<serverPool>` is replaced by the name of `rooms.serverPool` when the config is built.
+  { name: 'AVAILABLE_JANUS_SERVERS', key: 'rooms.pools.<serverPool>.nodes', kind: 'list' },
 ]
+
+export const SERVER_POOL_PLACEHOLDER = '<serverPool>'
 
 export class EnvError extends Error {
   override name = 'EnvError'

@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import Value from 'typebox/value'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigSchema, SEED_SERVICES, ServiceSchema, type Config } from './schema.js'
-import { EnvError, readEnv } from './env.js'
+import { DEFAULT_JANUS_SERVERS, DEFAULT_SERVER_POOL, PoolSchema } from './rooms-schema.js'
+import { EnvError, readEnv, SERVER_POOL_PLACEHOLDER } from './env.js'
 import { checkConfig } from './checks.js'
 
 export class ConfigError extends Error {
@@ -111,10 +113,14 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
     if (err instanceof EnvError) throw new ConfigError(err.message)
     throw err
   }
-  for (const { key, value, from } of overrides) {
+  const rooms = isTree(tree.rooms) ? tree.rooms : (tree.rooms = {})
+  const serverPool = typeof rooms.serverPool === 'string' ? rooms.serverPool : DEFAULT_SERVER_POOL
+  for (const { key: rawKey, value, from } of overrides) {
+    const key = rawKey.replace(SERVER_POOL_PLACEHOLDER, serverPool)
     setDotted(tree, key, value)
     envFor.set(key, from)
   }
+  normalisePools(rooms, serverPool)
 
   // Seed 001's three services always exist; the file or env may only change them.
   const services = isTree(tree.services) ? tree.services : {}
@@ -139,8 +145,28 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   return deepFreeze(config)
 }
 
+/**
+ * The server pool always exists (seed 003 works out of the box): least-loaded
+ * over gxy1 … gxy12 unless the file or AVAILABLE_JANUS_SERVERS says otherwise.
+ * TypeBox fills defaults inside objects and arrays, not inside record values.
+ */
+function normalisePools(rooms: Tree, serverPool: string): void {
+  const pools = isTree(rooms.pools) ? rooms.pools : (rooms.pools = {})
+  const server = pools[serverPool] ?? (pools[serverPool] = {})
+  if (isTree(server)) {
+    server.strategy ??= 'least-loaded'
+    server.nodes ??= [...DEFAULT_JANUS_SERVERS]
+  }
+  for (const [name, pool] of Object.entries(pools)) if (isTree(pool)) pools[name] = Value.Default(PoolSchema, pool)
+}
+
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const tree = options.file ? readConfigFile(options.file) : {}
+  // A relative assets folder is relative to the file that names it.
+  const assets = tree.assets
+  if (options.file && isTree(assets) && typeof assets.dir === 'string' && !isAbsolute(assets.dir)) {
+    assets.dir = resolve(dirname(options.file), assets.dir)
+  }
   if (options.settings) mergeInto(tree, options.settings)
   return buildConfig(tree, options.env ?? process.env)
 }

@@ -4,6 +4,7 @@
  * defaults, validates against this schema and freezes the result.
  */
 import Type from 'typebox'
+import { AssetsSchema, RoomsSchema } from './rooms-schema.js'
 
 export const DEFAULT_PORT = 8080
 export const DEFAULT_HOST = '0.0.0.0'
@@ -153,6 +154,8 @@ export const ConfigSchema = Type.Object(
       { drainTimeoutMs: Type.Integer({ minimum: 0, default: DEFAULT_DRAIN_TIMEOUT_MS }) },
       section,
     ),
+    rooms: RoomsSchema,
+    assets: AssetsSchema,
   },
   closed,
 )

@@ -1,12 +1,29 @@
 /**
  * Every Redis key and pub/sub channel roomgate uses. All live under `rg:`,
- * except seed 000's `room:{name}` mapping (added with the rooms capability).
+ * except seed 000's `room:{name}` mapping. Pool names hold no `:`, so the
+ * prefixes below never overlap.
  */
 export const PREFIX = 'rg:'
+
+/** Seed 000's mapping keys, readable with `redis-cli GET room:math101`. Deliberately not under rg:. */
+export const LEGACY_ROOM_PREFIX = 'room:'
 
 export const keys = {
   /** Token bucket hash {tokens, ts} for one limiter and one client. */
   rateLimit: (limiter: string, id: string) => `${PREFIX}rl:${limiter}:${id}`,
+  /** Seed 000: `node|state|duration|progress`. */
+  legacyRoom: (room: string) => `${LEGACY_ROOM_PREFIX}${room}`,
+  /** Hash node → room: the nodes of an exclusive pool that are in use. */
+  exclusiveNodes: (pool: string) => `${PREFIX}xnodes:${pool}`,
+  /** Hash room → node: the assignments of a shared pool. */
+  assignments: (pool: string) => `${PREFIX}assign:${pool}`,
+  /** Hash room → last use, epoch ms (Redis clock). */
+  lastUsed: (pool: string) => `${PREFIX}used:${pool}`,
+  /** Sorted set of `user\nholder` scored by expiry (epoch ms): a room's presence. */
+  presencePrefix: (pool: string) => `${PREFIX}presence:${pool}:`,
+  presence: (pool: string, room: string) => `${PREFIX}presence:${pool}:${room}`,
+  /** A background loop's leader: the holder's instance id, with a TTL. */
+  lease: (name: string) => `${PREFIX}lease:${name}`,
 }
 
 export const channels = {

@@ -1,4 +1,7 @@
 import { MemoryRateLimitStore } from '../ratelimit/memory-store.js'
+import { MemoryExclusiveStore } from '../rooms/exclusive-memory.js'
+import { MemorySharedStore } from '../rooms/shared-memory.js'
+import { MemoryLeases } from './leases.js'
 import { MemoryBus } from './memory-bus.js'
 import { newInstanceId } from './instance-id.js'
 import type { Logger } from '../log.js'
@@ -11,6 +14,8 @@ export function createMemoryEngine(log: Logger): Engine {
     instanceId: newInstanceId(),
     bus: new MemoryBus((err, channel) => log.error({ err, channel }, 'bus handler failed')),
     rateLimits: new MemoryRateLimitStore(),
+    leases: new MemoryLeases(),
+    rooms: { exclusive: new MemoryExclusiveStore(), shared: new MemorySharedStore() },
     state: () => 'ready',
     close: () => Promise.resolve(),
   }

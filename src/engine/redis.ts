@@ -2,7 +2,11 @@ import type { Redis } from 'ioredis'
 import type { Logger } from '../log.js'
 import { safeUrl } from '../log.js'
 import { RedisRateLimitStore } from '../ratelimit/redis-store.js'
+import { RedisExclusiveStore } from '../rooms/exclusive-redis.js'
+import { RedisSharedStore } from '../rooms/shared-redis.js'
+import { RedisLeases } from './leases.js'
 import { RedisBus } from './redis-bus.js'
+import { failFast } from './fail-fast.js'
 import { newInstanceId } from './instance-id.js'
 import { commandConnection, release, settleWithin, subscriberConnection, waitReady } from './redis-connection.js'
 import type { Engine, EngineState } from './types.js'
@@ -77,6 +81,8 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     instanceId,
     bus,
     rateLimits: new RedisRateLimitStore(cmd),
+    leases: new RedisLeases(cmd, instanceId),
+    rooms: { exclusive: failFast(new RedisExclusiveStore(cmd)), shared: failFast(new RedisSharedStore(cmd)) },
     state: () => state,
     close: () => {
       closing = true

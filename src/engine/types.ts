@@ -4,6 +4,7 @@
  * (test/contracts/). The choice between them is made once, in engine/index.ts.
  */
 import type { RateLimitStore } from '../ratelimit/store.js'
+import type { ExclusiveStore, SharedStore } from '../rooms/types.js'
 
 export type MessageHandler = (message: string) => void
 
@@ -21,12 +22,22 @@ export interface Bus {
 
 export type EngineState = 'ready' | 'unavailable'
 
+/** Leader leases for background loops (see engine/leases.ts). */
+export interface LeaseStore {
+  /** Takes or renews lease `name` for this instance; false when another instance holds it. */
+  acquire(name: string, ttlMs: number): Promise<boolean>
+  /** Lets it go (if held), so another instance can take over at once. */
+  release(name: string): Promise<void>
+}
+
 export interface Engine {
   readonly kind: 'memory' | 'redis'
   /** Unique per process start; pub/sub messages carry it so an instance can ignore its own. */
   readonly instanceId: string
   readonly bus: Bus
   readonly rateLimits: RateLimitStore
+  readonly leases: LeaseStore
+  readonly rooms: { readonly exclusive: ExclusiveStore; readonly shared: SharedStore }
   /** `unavailable` while Redis is unreachable; the memory engine is always ready. */
   state(): EngineState
   /** Releases connections and timers. Idempotent. */

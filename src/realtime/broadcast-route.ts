@@ -7,6 +7,7 @@ import type { Broadcaster } from './broadcast.js'
 import { MAX_EVENT_NAME_CHARS } from './protocol.js'
 
 export const MAX_BROADCAST_DEVICE_IDS = 10_000
+export const MAX_BROADCAST_ROOMS = 1_000
 
 const BroadcastBody = Type.Object(
   {
@@ -18,6 +19,7 @@ const BroadcastBody = Type.Object(
         device_ids: Type.Optional(
           Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: MAX_BROADCAST_DEVICE_IDS }),
         ),
+        rooms: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' }), { maxItems: MAX_BROADCAST_ROOMS })),
         all: Type.Optional(Type.Boolean()),
       },
       { additionalProperties: false },
@@ -43,8 +45,8 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
     },
     async (request) => {
       const { event, data, targets, idempotency_key: idempotencyKey } = request.body
-      if (!targets.all && !targets.device_ids?.length) {
-        throw new RoomgateError('bad_request', 'targets must list device_ids or set all: true')
+      if (!targets.all && !targets.device_ids?.length && !targets.rooms?.length) {
+        throw new RoomgateError('bad_request', 'targets must list device_ids or rooms, or set all: true')
       }
       const result = await broadcaster.broadcast({ event, data, targets, idempotencyKey })
       return { success: true as const, ...result }

@@ -20,6 +20,8 @@ export class Client {
   deviceId: string | undefined
   /** Set by pong, cleared by each ping round (see liveness.ts). */
   alive = true
+  /** Rooms the client is present in (for broadcasts to rooms). */
+  readonly rooms = new Set<string>()
   /** Service calls made for this client and not answered yet; aborted if it leaves. */
   readonly calls = new Set<AbortController>()
   readonly bucket: TokenBucket

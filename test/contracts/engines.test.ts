@@ -8,6 +8,9 @@ import { silentLog } from '../helpers/log.js'
 import { waitFor } from '../helpers/ports.js'
 import { busContract } from './bus.contract.js'
 import { rateLimitContract } from './rate-limit.contract.js'
+import { exclusiveRoomsContract } from './exclusive-rooms.contract.js'
+import { sharedRoomsContract } from './shared-rooms.contract.js'
+import { leasesContract } from './leases.contract.js'
 
 const redis = new RedisServer()
 beforeAll(async () => {
@@ -20,11 +23,25 @@ afterAll(async () => {
 const redisEngine = () =>
   createRedisEngine({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, silentLog)
 const fixture = (engine: Engine) => ({ bus: engine.bus, store: engine.rateLimits, close: () => engine.close() })
+const rooms = <K extends 'exclusive' | 'shared'>(engine: Engine, which: K) => ({
+  store: engine.rooms[which],
+  close: () => engine.close(),
+})
 
 busContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 busContract('redis', async () => fixture(await redisEngine()))
 rateLimitContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 rateLimitContract('redis', async () => fixture(await redisEngine()))
+exclusiveRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog), 'exclusive'))
+exclusiveRoomsContract('redis', async () => rooms(await redisEngine(), 'exclusive'))
+sharedRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog), 'shared'))
+sharedRoomsContract('redis', async () => rooms(await redisEngine(), 'shared'))
+describe('Redis leases', () => {
+  leasesContract(async () => {
+    const [a, b] = await Promise.all([redisEngine(), redisEngine()])
+    return { a: a.leases, b: b.leases, close: () => Promise.all([a.close(), b.close()]).then(() => undefined) }
+  })
+})
 
 describe('Redis engine across instances', () => {
   it('delivers a message published by one instance to the others, and counts them', async () => {
@@ -62,6 +79,23 @@ describe('Redis engine across instances', () => {
       const ttl = await client.pttl('rg:rl:http:10.1.2.3')
       expect(ttl).toBeGreaterThan(0)
       expect(ttl).toBeLessThanOrEqual(3_000)
+    } finally {
+      client.disconnect()
+      await e.close()
+    }
+  })
+
+  it("stores seed 000's mapping exactly as the seed shows it, and frees a node whose mapping was deleted by hand", async () => {
+    const e = await redisEngine()
+    const client = redis.client()
+    try {
+      await e.rooms.exclusive.start('gwseed', 'math101', ['192.168.1.12'])
+      expect(await client.get('room:math101')).toBe('192.168.1.12|started||')
+      await e.rooms.exclusive.stop('math101')
+      await e.rooms.exclusive.writeProgress('math101', '192.168.1.12', '00:02:43', '80%')
+      expect(await client.get('room:math101')).toBe('192.168.1.12|stopped|00:02:43|80%')
+      await client.del('room:math101')
+      expect(await e.rooms.exclusive.start('gwseed', 'physics', ['192.168.1.12'])).toEqual({ status: 'created', node: '192.168.1.12' })
     } finally {
       client.disconnect()
       await e.close()

@@ -100,6 +100,64 @@ describe('config sources', () => {
   })
 })
 
+describe('rooms config', () => {
+  it("creates seed 003's server pool: least-loaded over gxy1 … gxy12", () => {
+    const c = buildConfig({}, {})
+    expect(c.rooms.serverPool).toBe('janus')
+    expect(c.rooms.pools.janus).toMatchObject({ strategy: 'least-loaded', capacity: 200 })
+    expect(c.rooms.pools.janus!.nodes).toEqual(['gxy1', 'gxy2', 'gxy3', 'gxy4', 'gxy5', 'gxy6', 'gxy7', 'gxy8', 'gxy9', 'gxy10', 'gxy11', 'gxy12'])
+    expect(c.rooms).toMatchObject({ idleTimeoutSeconds: 60, presenceTtlSeconds: 30, serverApiAuth: 'none' })
+    expect(c.rooms.legacyPool).toBeUndefined()
+  })
+
+  it('fills the server pool from AVAILABLE_JANUS_SERVERS, whatever it is called', () => {
+    expect(buildConfig({}, { AVAILABLE_JANUS_SERVERS: 'a, b,c' }).rooms.pools.janus!.nodes).toEqual(['a', 'b', 'c'])
+    const named = buildConfig({ rooms: { serverPool: 'media', pools: { media: { strategy: 'fill', nodes: ['x'] } } } }, { AVAILABLE_JANUS_SERVERS: 'm1,m2' })
+    expect(named.rooms.pools.media).toMatchObject({ strategy: 'fill', nodes: ['m1', 'm2'] })
+  })
+
+  it('takes a legacy exclusive pool with its control URLs', () => {
+    const c = buildConfig(
+      {
+        auth: { bearerTokens: ['t'] },
+        rooms: {
+          legacyPool: 'gw',
+          pools: { gw: { strategy: 'exclusive', nodes: ['10.0.0.1'], progressUrl: 'http://{node}:9001/progress?room={room}' } },
+        },
+      },
+      {},
+    )
+    expect(c.rooms.pools.gw).toMatchObject({ strategy: 'exclusive', monitorIntervalMs: 5000, downAfterPolls: 3 })
+  })
+
+  const gw = (extra: Record<string, unknown> = {}) => ({
+    auth: { bearerTokens: ['t'] },
+    rooms: { legacyPool: 'gw', pools: { gw: { strategy: 'exclusive', nodes: ['n'], progressUrl: 'http://{node}/p', ...extra } } },
+  })
+  const cases: Array<{ desc: string; tree: Record<string, unknown>; error: RegExp }> = [
+    { desc: 'unknown strategy', tree: { rooms: { pools: { janus: { strategy: 'random', nodes: ['a'] } } } }, error: /rooms\.pools\.janus\.strategy must be one of/ },
+    { desc: 'no nodes', tree: { rooms: { pools: { extra: { strategy: 'fill', nodes: [] } } } }, error: /rooms\.pools\.extra\.nodes must list at least one node/ },
+    { desc: 'a node twice', tree: { rooms: { pools: { janus: { strategy: 'fill', nodes: ['a', 'a'] } } } }, error: /lists a node twice/ },
+    { desc: 'a node with a pipe', tree: { rooms: { pools: { janus: { strategy: 'fill', nodes: ['a|b'] } } } }, error: /rooms\.pools\.janus\.nodes\[0\] must match pattern/ },
+    { desc: 'capacity 0', tree: { rooms: { pools: { janus: { strategy: 'fill', nodes: ['a'], capacity: 0 } } } }, error: /rooms\.pools\.janus\.capacity must be >= 1/ },
+    { desc: 'exclusive without progressUrl', tree: gw({ progressUrl: undefined }), error: /rooms\.pools\.gw\.progressUrl is required/ },
+    { desc: 'template without {node}', tree: gw({ progressUrl: 'http://fixed/p' }), error: /rooms\.pools\.gw\.progressUrl must contain \{node\}/ },
+    { desc: 'template not a URL', tree: gw({ startUrl: '{node}/start' }), error: /rooms\.pools\.gw\.startUrl must be an http\(s\) URL template/ },
+    { desc: 'control URL on a shared pool', tree: { rooms: { pools: { janus: { strategy: 'fill', nodes: ['a'], stopUrl: 'http://{node}/s' } } } }, error: /stopUrl is only for exclusive pools/ },
+    { desc: 'legacy pool not defined', tree: { auth: { bearerTokens: ['t'] }, rooms: { legacyPool: 'gw' } }, error: /rooms\.legacyPool "gw" is not defined/ },
+    { desc: 'legacy pool not exclusive', tree: { auth: { bearerTokens: ['t'] }, rooms: { legacyPool: 'janus' } }, error: /rooms\.legacyPool "janus" must be an exclusive pool/ },
+    { desc: 'legacy pool without tokens', tree: { ...gw(), auth: {} }, error: /auth\.bearerTokens is empty/ },
+    { desc: 'exclusive pool that is not the legacy pool', tree: { rooms: { pools: { gw: { strategy: 'exclusive', nodes: ['n'], progressUrl: 'http://{node}/p' } } } }, error: /rooms\.pools\.gw is exclusive but is not rooms\.legacyPool/ },
+    { desc: 'server pool exclusive', tree: { ...gw(), rooms: { ...gw().rooms, serverPool: 'gw' } }, error: /rooms\.serverPool "gw" must be a least-loaded or fill pool/ },
+    { desc: 'assets dir missing', tree: { assets: { dir: '/definitely/not/here' } }, error: /assets\.dir "\/definitely\/not\/here" is not a directory/ },
+  ]
+  for (const c of cases) {
+    it(c.desc, () => {
+      expect(() => buildConfig(c.tree, {})).toThrow(c.error)
+    })
+  }
+})
+
 describe('config errors name the key', () => {
   const cases: Array<{ desc: string; tree?: Record<string, unknown>; env?: Record<string, string>; error: RegExp }> = [
     { desc: 'negative rate', tree: { rateLimit: { rps: -1 } }, error: /rateLimit\.rps must be > 0/ },

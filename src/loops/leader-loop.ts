@@ -1,0 +1,74 @@
+/**
+ * A background loop that runs on one instance of the cluster at a time: each
+ * tick takes or renews a lease, and only the holder does the work. Ticks never
+ * overlap (the next is scheduled when one finishes), the timer is unref'd, and
+ * failures are logged (once, until the loop succeeds again), never thrown.
+ */
+import type { LeaseStore } from '../engine/types.js'
+import type { Logger } from '../log.js'
+
+export interface LeaderLoopOptions {
+  /** Lease name, also the `loop` field of log lines. */
+  name: string
+  intervalMs: number
+  leases: LeaseStore
+  run: () => Promise<void>
+  log: Logger
+}
+
+/** A lease outlives three missed ticks, so a slow tick does not hand leadership over. */
+const LEASE_TICKS = 3
+const MIN_LEASE_MS = 2_000
+
+export class LeaderLoop {
+  private timer: NodeJS.Timeout | undefined
+  private started = false
+  private running: Promise<void> | undefined
+  private closed = false
+  private failing = false
+  private leading = false
+
+  constructor(private readonly o: LeaderLoopOptions) {}
+
+  /** Runs the first tick now (a caller's tick() joins it), then one every interval. */
+  start(): void {
+    if (this.closed || this.started) return
+    this.started = true
+    void this.tick().then(() => this.schedule())
+  }
+
+  /** Stops the loop, waits for a tick in progress, and hands the lease back. */
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    await this.running
+    if (this.leading) await this.o.leases.release(this.o.name).catch(() => undefined)
+  }
+
+  /** Runs one tick now (tests, and callers that want the work done at once). */
+  tick(): Promise<void> {
+    this.running ??= this.once().finally(() => (this.running = undefined))
+    return this.running
+  }
+
+  private schedule(): void {
+    if (this.closed) return
+    this.timer = setTimeout(() => void this.tick().then(() => this.schedule()), this.o.intervalMs)
+    this.timer.unref()
+  }
+
+  private async once(): Promise<void> {
+    const { o } = this
+    try {
+      const leading = await o.leases.acquire(o.name, Math.max(o.intervalMs * LEASE_TICKS, MIN_LEASE_MS))
+      if (leading !== this.leading) o.log.info({ loop: o.name }, leading ? 'leading background loop' : 'another instance leads background loop')
+      this.leading = leading
+      if (leading) await o.run()
+      if (this.failing) o.log.info({ loop: o.name }, 'background loop recovered')
+      this.failing = false
+    } catch (err) {
+      if (!this.failing) o.log.warn({ loop: o.name, err: (err as Error).message }, 'background loop failed; retrying')
+      this.failing = true
+    }
+  }
+}

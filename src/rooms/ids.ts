@@ -1,0 +1,32 @@
+/**
+ * Room and user ids. A room id is 1–128 letters, digits and `-_.:@`; a JSON
+ * number is taken as its decimal string (seed 003 sends `{"room": 2171}`).
+ * Nothing else: a `|` would corrupt seed 000's value format, and the checks
+ * run before anything is written.
+ */
+import { RoomgateError } from '../errors.js'
+
+const ROOM_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+
+export function roomId(value: unknown): string | undefined {
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value
+  return typeof text === 'string' && ROOM_ID.test(text) ? text : undefined
+}
+
+export function requireRoomId(value: unknown, where = 'room'): string {
+  const id = roomId(value)
+  if (id === undefined) {
+    throw new RoomgateError('bad_request', `'${where}' must be 1 to 128 letters, digits or -_.:@ (or a number)`)
+  }
+  return id
+}
+
+/** A user id: 1–256 characters, no control characters (they separate fields in presence entries). */
+export function userId(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) return undefined
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return undefined
+  }
+  return value
+}

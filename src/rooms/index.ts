@@ -1,0 +1,128 @@
+/**
+ * The rooms capability (seeds 000 and 003): pools of nodes, seed 000's API and
+ * monitor on the legacy exclusive pool, seed 003's API and cleaner on shared
+ * pools, presence over /ws and HTTP.
+ */
+import type { FastifyInstance } from 'fastify'
+import { credentialGuard } from '../auth/credentials.js'
+import type { Config } from '../config/schema.js'
+import type { Engine } from '../engine/types.js'
+import { RoomgateError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Registry } from '../metrics/registry.js'
+import type { Realtime } from '../realtime/index.js'
+import { RoomCleaner } from './cleaner.js'
+import { registerLegacyRoutes } from './legacy-routes.js'
+import { GatewayMonitor } from './monitor.js'
+import { NodeControl } from './node-control.js'
+import { Presence } from './presence.js'
+import { registerServerRoutes } from './server-routes.js'
+import type { SharedPoolSpec } from './types.js'
+import { registerRoomEvents } from './ws-events.js'
+
+export interface RoomsDeps {
+  config: Config
+  engine: Engine
+  realtime: Realtime
+  registry: Registry
+  log: Logger
+}
+
+export interface Rooms {
+  presence: Presence
+  monitor: GatewayMonitor | undefined
+  cleaner: RoomCleaner
+  start(): void
+  close(): Promise<void>
+}
+
+export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
+  const { config, engine, registry } = deps
+  const { rooms } = config
+  const log = deps.log.child({ capability: 'rooms' })
+
+  const shared = new Map<string, SharedPoolSpec>()
+  for (const [name, p] of Object.entries(rooms.pools)) {
+    if (p.strategy !== 'exclusive') shared.set(name, { name, strategy: p.strategy, nodes: p.nodes, capacity: p.capacity })
+  }
+  const poolOf = (name: unknown): SharedPoolSpec => {
+    const pool = shared.get(typeof name === 'string' ? name : rooms.serverPool)
+    if (pool && (name === undefined || typeof name === 'string')) return pool
+    throw new RoomgateError('bad_request', `${JSON.stringify(name)} is not a least-loaded or fill pool`)
+  }
+
+  const placements = registry.counter('roomgate_room_placements_total', 'Room placement requests, by pool and outcome', [
+    'pool',
+    'outcome',
+  ])
+  const released = registry.counter('roomgate_rooms_released_total', 'Idle rooms that released their node', ['pool'])
+  const polls = registry.counter('roomgate_rooms_monitor_polls_total', 'Progress polls of exclusive nodes', ['pool', 'outcome'])
+  const presenceGauge = registry.gauge('roomgate_room_presence_entries', 'Presence entries held by this instance')
+
+  const control = new NodeControl(config.httpTimeoutSeconds * 1000)
+  const ttlMs = rooms.presenceTtlSeconds * 1000
+  const presence = new Presence({ store: engine.rooms.shared, hub: deps.realtime.hub, holder: engine.instanceId, ttlMs, log })
+  presenceGauge.onCollect(() => presenceGauge.set(presence.size))
+  registerRoomEvents(deps.realtime.local, presence, poolOf)
+
+  const bearer = credentialGuard('bearer', config.auth)
+  let monitor: GatewayMonitor | undefined
+  const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]
+  if (rooms.legacyPool !== undefined && legacy) {
+    registerLegacyRoutes(app, {
+      pool: { name: rooms.legacyPool, nodes: legacy.nodes, startUrl: legacy.startUrl, stopUrl: legacy.stopUrl },
+      store: engine.rooms.exclusive,
+      control,
+      auth: bearer!,
+      placements,
+      log,
+    })
+    monitor = new GatewayMonitor({
+      pool: rooms.legacyPool,
+      progressUrl: legacy.progressUrl!,
+      intervalMs: legacy.monitorIntervalMs,
+      downAfterPolls: legacy.downAfterPolls,
+      store: engine.rooms.exclusive,
+      control,
+      leases: engine.leases,
+      polls,
+      log,
+    })
+  }
+
+  registerServerRoutes(app, {
+    pools: shared,
+    poolOf,
+    legacyPool: rooms.legacyPool,
+    shared: engine.rooms.shared,
+    exclusive: engine.rooms.exclusive,
+    presenceTtlMs: ttlMs,
+    auth: rooms.serverApiAuth === 'bearer' ? bearer : undefined,
+    placements,
+  })
+
+  const cleaner = new RoomCleaner({
+    pools: [...shared.keys()],
+    idleMs: rooms.idleTimeoutSeconds * 1000,
+    store: engine.rooms.shared,
+    leases: engine.leases,
+    released,
+    log,
+  })
+
+  return {
+    presence,
+    monitor,
+    cleaner,
+    start() {
+      presence.start()
+      monitor?.start()
+      cleaner.start()
+    },
+    async close() {
+      await Promise.all([monitor?.close(), cleaner.close()])
+      await presence.close()
+      await control.close()
+    },
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Seed 000's API on the legacy (exclusive) pool, behind Bearer tokens:
+ * POST /start?room=, POST /stop?room=, GET /progress?room=, GET /status.
+ * A node's start or stop call that fails undoes the change, so the mapping
+ * never claims what the node did not do.
+ */
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import { RoomgateError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Counter } from '../metrics/registry.js'
+import { requireRoomId } from './ids.js'
+import { fillTemplate, type NodeControl } from './node-control.js'
+import type { ExclusiveStore, Mapping } from './types.js'
+
+export interface LegacyPool {
+  name: string
+  nodes: readonly string[]
+  startUrl?: string
+  stopUrl?: string
+}
+
+export interface LegacyDeps {
+  pool: LegacyPool
+  store: ExclusiveStore
+  control: NodeControl
+  auth: onRequestHookHandler
+  placements: Counter
+  log: Logger
+}
+
+/** A mapping as seed 000's clients see it. */
+export function mappingView(m: Mapping) {
+  return {
+    room: m.room,
+    gateway: m.node,
+    state: m.state,
+    recording_duration: m.duration,
+    transcript_progress: m.progress,
+  }
+}
+
+const roomOf = (query: unknown) => requireRoomId((query as { room?: unknown }).room)
+
+export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void {
+  const { pool, store } = d
+  const opts = { onRequest: d.auth }
+
+  app.post('/start', opts, async (request) => {
+    const room = roomOf(request.query)
+    const result = await store.start(pool.name, room, pool.nodes)
+    if (result.status === 'full') {
+      d.placements.child(pool.name, 'no_node').inc()
+      throw new RoomgateError('no_gateway_available', `No gateway available for room '${room}': all ${pool.nodes.length} are in use`)
+    }
+    if (result.status === 'stopped') throw stopped(room)
+    d.placements.child(pool.name, result.status).inc()
+    if (result.status === 'created' && pool.startUrl) {
+      try {
+        await d.control.notify(fillTemplate(pool.startUrl, result.node, room))
+      } catch (err) {
+        await store.removeIf(pool.name, room, result.node, 'started')
+        d.log.warn({ room, node: result.node, err: (err as Error).message }, 'gateway start call failed; mapping undone')
+        throw new RoomgateError('node_call_failed', `Gateway ${result.node} did not start room '${room}'`)
+      }
+    }
+    return { success: true, room, gateway: result.node, state: 'started' }
+  })
+
+  app.post('/stop', opts, async (request) => {
+    const room = roomOf(request.query)
+    const result = await store.stop(room)
+    if (result.status === 'missing') throw notFound(room)
+    if (result.status === 'already-stopped') throw stopped(room)
+    const { node } = result.mapping
+    if (pool.stopUrl) {
+      try {
+        await d.control.notify(fillTemplate(pool.stopUrl, node, room))
+      } catch (err) {
+        await store.setStateIf(room, node, 'stopped', 'started')
+        d.log.warn({ room, node, err: (err as Error).message }, 'gateway stop call failed; room left started')
+        throw new RoomgateError('node_call_failed', `Gateway ${node} did not stop room '${room}'`)
+      }
+    }
+    return { success: true, room, gateway: node, state: 'stopped' }
+  })
+
+  app.get('/progress', opts, async (request) => {
+    const room = roomOf(request.query)
+    const m = await store.get(room)
+    if (!m) throw notFound(room)
+    return { success: true, ...mappingView(m) }
+  })
+
+  app.get('/status', opts, async () => {
+    const list = await store.list(pool.name)
+    list.sort((a, b) => a.room.localeCompare(b.room))
+    return { success: true, rooms: list.map(mappingView) }
+  })
+}
+
+const notFound = (room: string) => new RoomgateError('room_not_found', `Room '${room}' is not mapped to a gateway`)
+const stopped = (room: string) => new RoomgateError('room_stopped', `Room '${room}' is stopped: only /progress is allowed`)

@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis'
+import { keys } from '../engine/keys.js'
+import { defineScript } from '../engine/scripts.js'
+import { presenceMember } from './choose.js'
+import { CLEAN_LUA, LIST_LUA, PLACE_LUA, RELEASE_LUA, TOUCH_LUA } from './shared-lua.js'
+import type { Assignment, PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
+
+/** Seed 003's assignments and presence in Redis; every change is one Lua script. */
+export class RedisSharedStore implements SharedStore {
+  private readonly placeScript
+  private readonly releaseScript
+  private readonly touchScript
+  private readonly cleanScript
+  private readonly listScript
+
+  constructor(redis: Redis) {
+    this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 2)
+    this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 2)
+    this.touchScript = defineScript<number>(redis, 'rgTouch', TOUCH_LUA, 0)
+    this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 2)
+    this.listScript = defineScript<Array<string | number>>(redis, 'rgList', LIST_LUA, 2)
+  }
+
+  async place(
+    pool: SharedPoolSpec,
+    room: string,
+    presence?: { user: string; holder: string; ttlMs: number },
+  ): Promise<PlaceResult> {
+    const [node, created] = await this.placeScript(
+      keys.assignments(pool.name),
+      keys.lastUsed(pool.name),
+      room,
+      keys.presencePrefix(pool.name),
+      pool.strategy,
+      pool.capacity,
+      presence ? presenceMember(presence.user, presence.holder) : '',
+      presence?.ttlMs ?? 0,
+      ...pool.nodes,
+    )
+    return { node, created: created === 1 }
+  }
+
+  async release(e: PresenceEntry): Promise<void> {
+    await this.releaseScript(
+      keys.assignments(e.pool),
+      keys.lastUsed(e.pool),
+      e.room,
+      keys.presence(e.pool, e.room),
+      presenceMember(e.user, e.holder),
+    )
+  }
+
+  async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return
+    const args: string[] = []
+    for (const e of entries) args.push(keys.presence(e.pool, e.room), presenceMember(e.user, e.holder))
+    await this.touchScript(Math.round(ttlMs), ...args)
+  }
+
+  async list(pool: string): Promise<Assignment[]> {
+    return this.read(pool, '')
+  }
+
+  async get(pool: string, room: string): Promise<Assignment | undefined> {
+    return (await this.read(pool, room))[0]
+  }
+
+  async clean(pool: string, idleMs: number): Promise<string[]> {
+    return this.cleanScript(keys.assignments(pool), keys.lastUsed(pool), keys.presencePrefix(pool), Math.round(idleMs))
+  }
+
+  private async read(pool: string, room: string): Promise<Assignment[]> {
+    const flat = await this.listScript(keys.assignments(pool), keys.lastUsed(pool), keys.presencePrefix(pool), room)
+    const out: Assignment[] = []
+    for (let i = 0; i < flat.length; i += 4) {
+      out.push({
+        pool,
+        room: String(flat[i]),
+        node: String(flat[i + 1]),
+        users: Number(flat[i + 2]),
+        lastUsedAt: Number(flat[i + 3]),
+      })
+    }
+    return out
+  }
+}
