@@ -11,7 +11,8 @@ import { RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Registry } from '../metrics/registry.js'
 import type { Realtime } from '../realtime/index.js'
-import { RoomCleaner } from './cleaner.js'
+import { LeaderLoop } from '../loops/leader-loop.js'
+import { cleanInterval, cleanRooms } from './cleaner.js'
 import { registerLegacyRoutes } from './legacy-routes.js'
 import { GatewayMonitor } from './monitor.js'
 import { NodeControl } from './node-control.js'
@@ -30,8 +31,10 @@ export interface RoomsDeps {
 
 export interface Rooms {
   presence: Presence
-  monitor: GatewayMonitor | undefined
-  cleaner: RoomCleaner
+  /** The legacy pool's monitor loop (one leader per cluster). */
+  monitor: LeaderLoop | undefined
+  /** The idle-room cleaner loop (one leader per cluster). */
+  cleaner: LeaderLoop
   start(): void
   close(): Promise<void>
 }
@@ -66,7 +69,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   registerRoomEvents(deps.realtime.local, presence, poolOf)
 
   const bearer = credentialGuard('bearer', config.auth)
-  let monitor: GatewayMonitor | undefined
+  let monitor: LeaderLoop | undefined
   const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]
   if (rooms.legacyPool !== undefined && legacy) {
     registerLegacyRoutes(app, {
@@ -77,16 +80,21 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
       placements,
       log,
     })
-    monitor = new GatewayMonitor({
+    const gateways = new GatewayMonitor({
       pool: rooms.legacyPool,
       progressUrl: legacy.progressUrl!,
-      intervalMs: legacy.monitorIntervalMs,
       downAfterPolls: legacy.downAfterPolls,
       store: engine.rooms.exclusive,
       control,
-      leases: engine.leases,
       polls,
       log,
+    })
+    monitor = new LeaderLoop({
+      name: `rooms-monitor:${rooms.legacyPool}`,
+      intervalMs: legacy.monitorIntervalMs,
+      leases: engine.leases,
+      log,
+      run: () => gateways.poll(),
     })
   }
 
@@ -101,13 +109,13 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     placements,
   })
 
-  const cleaner = new RoomCleaner({
-    pools: [...shared.keys()],
-    idleMs: rooms.idleTimeoutSeconds * 1000,
-    store: engine.rooms.shared,
+  const idleMs = rooms.idleTimeoutSeconds * 1000
+  const cleaner = new LeaderLoop({
+    name: 'rooms-cleaner',
+    intervalMs: cleanInterval(idleMs),
     leases: engine.leases,
-    released,
     log,
+    run: () => cleanRooms({ pools: [...shared.keys()], idleMs, store: engine.rooms.shared, released, log }),
   })
 
   return {

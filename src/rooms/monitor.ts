@@ -3,12 +3,10 @@
  * writes what it reports into the mapping (the only writer of progress). A
  * stopped room whose node reports `gw_state: down`, or cannot be reached for
  * `downAfterPolls` polls in a row, is deleted and its node freed. A started
- * room is never deleted by the monitor. One leader per cluster.
+ * room is never deleted by the monitor.
  */
-import type { LeaseStore } from '../engine/types.js'
 import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
-import { LeaderLoop } from '../loops/leader-loop.js'
 import { fillTemplate, type NodeControl } from './node-control.js'
 import type { ExclusiveStore, Mapping } from './types.js'
 
@@ -18,44 +16,21 @@ const POLL_CONCURRENCY = 16
 export interface MonitorOptions {
   pool: string
   progressUrl: string
-  intervalMs: number
   downAfterPolls: number
   store: ExclusiveStore
   control: NodeControl
-  leases: LeaseStore
   polls: Counter
   log: Logger
 }
 
+/** One round of the monitor; rooms/index.ts runs it in a LeaderLoop every `monitorIntervalMs`. */
 export class GatewayMonitor {
-  private readonly loop: LeaderLoop
   /** `room\nnode` → consecutive failed polls (on the leader). */
   private readonly failures = new Map<string, number>()
 
-  constructor(private readonly o: MonitorOptions) {
-    this.loop = new LeaderLoop({
-      name: `rooms-monitor:${o.pool}`,
-      intervalMs: o.intervalMs,
-      leases: o.leases,
-      log: o.log,
-      run: () => this.poll(),
-    })
-  }
+  constructor(private readonly o: MonitorOptions) {}
 
-  start(): void {
-    this.loop.start()
-  }
-
-  close(): Promise<void> {
-    return this.loop.close()
-  }
-
-  /** One poll of every mapping, now. */
-  tick(): Promise<void> {
-    return this.loop.tick()
-  }
-
-  private async poll(): Promise<void> {
+  async poll(): Promise<void> {
     const mappings = await this.o.store.list(this.o.pool)
     const live = new Set(mappings.map((m) => `${m.room}\n${m.node}`))
     for (const key of this.failures.keys()) if (!live.has(key)) this.failures.delete(key)

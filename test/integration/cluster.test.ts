@@ -2,32 +2,16 @@
  * Several roomgate instances on one real Redis: cross-instance delivery,
  * shared rate limits, and a Redis outage in the middle of the test.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
+import { startGate, type TestGate } from '../helpers/gate.js'
 import { sleep, waitFor } from '../helpers/ports.js'
-import { RedisServer } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 import { startService, startUpstream, sendJson, type TestUpstream } from '../helpers/upstream.js'
 import { TestClient } from '../helpers/ws-client.js'
 
 const TOKEN = 'cluster-token'
-const redis = new RedisServer()
-const clients: TestClient[] = []
-
-beforeAll(async () => {
-  await redis.start()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await closeGates()
-  // Buckets live in Redis: start every test with none.
-  const c = redis.client()
-  await c.flushall()
-  c.disconnect()
-})
+const { redis, clients } = redisSuite()
 
 function gateOnRedis(settings: Record<string, unknown> = {}): Promise<TestGate> {
   return startGate({ auth: { internalToken: TOKEN }, ...settings }, { REDIS_URL: redis.url })

@@ -6,30 +6,15 @@
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
+import { startGate, type TestGate } from '../helpers/gate.js'
 import { freePort, sleep, waitFor } from '../helpers/ports.js'
 import { runCli } from '../helpers/process.js'
-import { RedisServer } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 import { TestClient } from '../helpers/ws-client.js'
 
-const redis = new RedisServer()
-const clients: TestClient[] = []
-
-beforeAll(async () => {
-  await redis.start()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await closeGates()
-  const c = redis.client()
-  await c.flushall()
-  c.disconnect()
-})
+const { redis, clients } = redisSuite()
 
 const onRedis = (settings: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) =>
   startGate({ auth: { internalToken: 't' }, ...settings }, { REDIS_URL: redis.url, ...env })
