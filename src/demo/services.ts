@@ -3,7 +3,9 @@
  * services of seed 001 on one local port, each under its own path. They answer
  * `/gateway/handle` events, echo proxied requests (with the body's size and
  * SHA-256), and on `lobby.join` push `lobby.updated` back through roomgate's
- * internal broadcast, so every capability can be tried by hand.
+ * internal broadcast. The same server plays seed 000's recording gateways
+ * (`/gw/start`, `/gw/stop`, `/gw/progress`) on the other loopback addresses,
+ * so every capability can be tried by hand.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -37,7 +39,34 @@ async function readBody(req: IncomingMessage): Promise<{ bytes: number; sha256: 
   return { bytes, sha256: hash.digest('hex'), text: Buffer.concat(head).toString('utf8') }
 }
 
+/** A demo recording gateway: a room records from start until stop; a stopped one reports `down` after a few seconds. */
+class DemoRecorder {
+  private readonly rooms = new Map<string, { started: number; stopped?: number }>()
+
+  handle(path: string, room: string): unknown {
+    if (path === '/gw/start') this.rooms.set(room, { started: Date.now() })
+    if (path === '/gw/stop') {
+      const r = this.rooms.get(room)
+      if (r) r.stopped = Date.now()
+    }
+    const r = this.rooms.get(room)
+    if (path !== '/gw/progress') return { ok: true }
+    if (!r) return { gw_state: 'down', recording_duration: '', transcript_progress: '' }
+    const end = r.stopped ?? Date.now()
+    const seconds = Math.floor((end - r.started) / 1000)
+    const hms = new Date(seconds * 1000).toISOString().slice(11, 19)
+    const down = r.stopped !== undefined && Date.now() - r.stopped > 8_000
+    if (down) this.rooms.delete(room)
+    return {
+      gw_state: down ? 'down' : 'up',
+      recording_duration: hms,
+      transcript_progress: `${Math.min(100, Math.floor(seconds / 6))}%`,
+    }
+  }
+}
+
 export function startDemoServices(options: DemoOptions): Promise<Server> {
+  const recorder = new DemoRecorder()
   const broadcast = (event: string, data: unknown) =>
     request(`${options.roomgateUrl}/internal/broadcast`, {
       method: 'POST',
@@ -47,6 +76,10 @@ export function startDemoServices(options: DemoOptions): Promise<Server> {
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://demo')
+    if (url.pathname.startsWith('/gw/')) {
+      req.resume()
+      return send(res, 200, recorder.handle(url.pathname, url.searchParams.get('room') ?? ''))
+    }
     const [, service = '', ...rest] = url.pathname.split('/')
     const path = `/${rest.join('/')}`
     readBody(req).then(

@@ -1,5 +1,9 @@
 /** `roomgate demo` (npm start): the demo config, the demo services, and a few lines to try. */
+import { createServer, type Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import type { Config } from '../config/schema.js'
+import type { Logger } from '../log.js'
+import { fillTemplate } from '../rooms/node-control.js'
 import { ConfigError, loadConfig } from '../config/load.js'
 import { createLogger } from '../log.js'
 import { startRoomgate } from '../roomgate.js'
@@ -7,6 +11,27 @@ import { SHUTDOWN_MARGIN_MS, untilSignal } from '../signals.js'
 import { DEMO_SERVICES_PORT, startDemoServices } from './services.js'
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url))
+
+/** Listens the demo server on each legacy node address too; best effort (a taken address is logged, not fatal). */
+async function listenRecorders(services: Server, config: Config, log: Logger): Promise<Server[]> {
+  const pool = config.rooms.legacyPool === undefined ? undefined : config.rooms.pools[config.rooms.legacyPool]
+  if (!pool?.progressUrl) return []
+  const servers: Server[] = []
+  for (const node of pool.nodes) {
+    const url = new URL(fillTemplate(pool.progressUrl, node, 'x'))
+    const server = createServer((req, res) => services.emit('request', req, res))
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(Number(url.port) || 80, url.hostname, () => resolve())
+      })
+      servers.push(server)
+    } catch (err) {
+      log.warn({ node, err: (err as Error).message }, 'demo recorder could not listen')
+    }
+  }
+  return servers
+}
 
 export async function startDemo(): Promise<number> {
   let config
@@ -27,6 +52,8 @@ export async function startDemo(): Promise<number> {
     roomgateUrl: instance.url,
     internalToken: config.auth.internalToken,
   })
+  // The demo recorders: the same server, on the addresses the legacy pool names.
+  const extra = await listenRecorders(services, config, log)
   const ws = instance.url.replace(/^http/, 'ws')
   log.info(
     {
@@ -34,6 +61,11 @@ export async function startDemo(): Promise<number> {
         `websocat '${ws}/ws?device_id=phone-1'   then send {"event":"lobby.create","request_id":"1","data":{}}`,
         `curl ${instance.url}/v1/measurement/results?id=7`,
         `curl -X POST ${instance.url}/internal/broadcast -H 'X-Internal-Token: ${config.auth.internalToken}' -H 'Content-Type: application/json' -d '{"event":"hello","data":{},"targets":{"all":true}}'`,
+        `curl -X POST '${instance.url}/start?room=math101' -H 'Authorization: Bearer demo-token'`,
+        `curl '${instance.url}/status' -H 'Authorization: Bearer demo-token'`,
+        `curl -X POST ${instance.url}/v2/room_server -H 'Content-Type: application/json' -d '{"room": 2171}'`,
+        `curl ${instance.url}/rooms`,
+        `curl -O ${instance.url}/assets/assets.tar.xz`,
         `curl ${instance.url}/metrics`,
       ],
     },
@@ -43,7 +75,7 @@ export async function startDemo(): Promise<number> {
     {
       close: async () => {
         await instance.close()
-        await new Promise((resolve) => services.close(resolve))
+        for (const s of [services, ...extra]) await new Promise((resolve) => s.close(resolve))
       },
     },
     log,

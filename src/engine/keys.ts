@@ -22,6 +22,10 @@ export const keys = {
   /** Sorted set of `user\nholder` scored by expiry (epoch ms): a room's presence. */
   presencePrefix: (pool: string) => `${PREFIX}presence:${pool}:`,
   presence: (pool: string, room: string) => `${PREFIX}presence:${pool}:${room}`,
+  /** Hash user → presence entries, per node of a shared pool: HLEN is the node's distinct users. */
+  nodeUsersPrefix: (pool: string) => `${PREFIX}nusers:${pool}:`,
+  /** Hash node → rooms assigned to it. */
+  nodeRooms: (pool: string) => `${PREFIX}nrooms:${pool}`,
   /** A background loop's leader: the holder's instance id, with a TTL. */
   lease: (name: string) => `${PREFIX}lease:${name}`,
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js'
 import type { Registry } from '../metrics/registry.js'
 import type { Realtime } from '../realtime/index.js'
 import { LeaderLoop } from '../loops/leader-loop.js'
-import { cleanInterval, cleanRooms } from './cleaner.js'
+import { cleanInterval, Cleaner } from './cleaner.js'
 import { registerLegacyRoutes } from './legacy-routes.js'
 import { GatewayMonitor } from './monitor.js'
 import { NodeControl } from './node-control.js'
@@ -110,12 +110,13 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   })
 
   const idleMs = rooms.idleTimeoutSeconds * 1000
+  const idle = new Cleaner({ pools: [...shared.values()], idleMs, store: engine.rooms.shared, released, log })
   const cleaner = new LeaderLoop({
     name: 'rooms-cleaner',
     intervalMs: cleanInterval(idleMs),
     leases: engine.leases,
     log,
-    run: () => cleanRooms({ pools: [...shared.keys()], idleMs, store: engine.rooms.shared, released, log }),
+    run: () => idle.run(),
   })
 
   return {

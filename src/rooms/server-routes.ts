@@ -11,7 +11,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { RoomgateError } from '../errors.js'
 import type { Counter } from '../metrics/registry.js'
 import { requireRoomId, userId } from './ids.js'
-import { mappingView } from './legacy-routes.js'
 import type { Assignment, ExclusiveStore, Mapping, SharedPoolSpec, SharedStore } from './types.js'
 
 /** The holder of presence entries kept by HTTP heartbeats (any instance may refresh them). */
@@ -31,8 +30,16 @@ export interface ServerDeps {
 
 /** A legacy (exclusive) mapping in the shape of the rooms listing. */
 export function legacyAssignmentView(pool: string, m: Mapping) {
-  const { gateway, ...rest } = mappingView(m)
-  return { ...rest, pool, node: gateway, users: 0, lastUsedAt: null }
+  return {
+    room: m.room,
+    pool,
+    node: m.node,
+    users: 0,
+    state: m.state,
+    lastUsedAt: null,
+    recording_duration: m.duration,
+    transcript_progress: m.progress,
+  }
 }
 
 export function assignmentView(a: Assignment) {

@@ -1,73 +1,79 @@
 /**
  * Seed 003's assignments and presence, atomically and on Redis' clock.
+ *
  * Presence lives in one sorted set per room: members `user\nholder`, scored by
- * their expiry; a member whose holder stops renewing it (a crashed instance, an
- * HTTP client gone quiet) simply ages out. Keys of presence sets are built from
- * the prefix passed in ARGV, so these scripts need a standalone Redis (or one
- * shard), not Redis Cluster.
+ * expiry; a member whose holder stops renewing it (a crashed instance, an HTTP
+ * client gone quiet) ages out and the cleaner removes it. For placement to
+ * read a node's load in O(1), every change to the members of an assigned room
+ * also updates `rg:nusers:{pool}:{node}` (user → entries; HLEN = distinct
+ * users) and `rg:nrooms:{pool}` (node → rooms). RECOUNT rebuilds both from
+ * the sets, so any drift heals. Presence keys are built from prefixes passed
+ * in ARGV: these scripts need a standalone Redis (or one shard), not Redis Cluster.
  */
-const NOW = `
+const COMMON = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function user_of(member) return string.match(member, '^[^\\n]*') end
+local function bump(prefix, node, member, by)
+  local key = prefix .. node
+  local user = user_of(member)
+  if redis.call('HINCRBY', key, user, by) <= 0 then redis.call('HDEL', key, user) end
+end
+local function bump_rooms(key, node, by)
+  if redis.call('HINCRBY', key, node, by) <= 0 then redis.call('HDEL', key, node) end
+end
 `
 
 /**
  * KEYS[1] rg:assign:{pool}   hash room -> node
  * KEYS[2] rg:used:{pool}     hash room -> last used (ms)
- * ARGV[1] room   ARGV[2] presence key prefix   ARGV[3] strategy ('least-loaded'|'fill')   ARGV[4] capacity
- * ARGV[5] presence member ('' for none)   ARGV[6] presence ttl ms   ARGV[7..] the pool's nodes, in order
- * Returns {node, created (1|0)}. Load = distinct live users over the node's
- * rooms; least-loaded breaks ties by fewer rooms, then order; fill takes the
- * first node under capacity, else the least loaded.
+ * KEYS[3] rg:nrooms:{pool}   hash node -> rooms
+ * ARGV[1] room   ARGV[2] presence key prefix   ARGV[3] node users prefix   ARGV[4] strategy   ARGV[5] capacity
+ * ARGV[6] presence member ('' for none)   ARGV[7] presence ttl ms   ARGV[8..] the pool's nodes, in order
+ * Returns {node, created (1|0)}. least-loaded: fewest distinct users, then
+ * fewer rooms, then order; fill: the first node under capacity, else least-loaded.
  */
-export const PLACE_LUA = `${NOW}
-local room, prefix = ARGV[1], ARGV[2]
+export const PLACE_LUA = `${COMMON}
+local room, pprefix, uprefix = ARGV[1], ARGV[2], ARGV[3]
+local key = pprefix .. room
 local node = redis.call('HGET', KEYS[1], room)
 local known = false
 if node then
-  for i = 7, #ARGV do if ARGV[i] == node then known = true break end end
+  for i = 8, #ARGV do if ARGV[i] == node then known = true break end end
 end
 local created = 0
 if not known then
-  local users, rooms = {}, {}
-  for i = 7, #ARGV do users[ARGV[i]] = {} rooms[ARGV[i]] = 0 end
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    local n = all[i + 1]
-    if rooms[n] then
-      rooms[n] = rooms[n] + 1
-      for _, m in ipairs(redis.call('ZRANGEBYSCORE', prefix .. all[i], '(' .. now, '+inf')) do
-        users[n][string.match(m, '^[^\\n]*')] = true
-      end
-    end
-  end
-  local load = {}
-  for i = 7, #ARGV do
-    local c = 0
-    for _ in pairs(users[ARGV[i]]) do c = c + 1 end
-    load[ARGV[i]] = c
-  end
-  local chosen = nil
-  if ARGV[3] == 'fill' then
-    local capacity = tonumber(ARGV[4])
-    for i = 7, #ARGV do
-      if load[ARGV[i]] < capacity then chosen = ARGV[i] break end
+  local chosen, cu, cr = nil, 0, 0
+  if ARGV[4] == 'fill' then
+    local capacity = tonumber(ARGV[5])
+    for i = 8, #ARGV do
+      if redis.call('HLEN', uprefix .. ARGV[i]) < capacity then chosen = ARGV[i] break end
     end
   end
   if not chosen then
-    for i = 7, #ARGV do
+    for i = 8, #ARGV do
       local n = ARGV[i]
-      if not chosen or load[n] < load[chosen] or (load[n] == load[chosen] and rooms[n] < rooms[chosen]) then chosen = n end
+      local u = redis.call('HLEN', uprefix .. n)
+      local r = tonumber(redis.call('HGET', KEYS[3], n) or '0')
+      if not chosen or u < cu or (u == cu and r < cr) then chosen, cu, cr = n, u, r end
     end
   end
+  -- The room's entries (if any) count on its new node, not on the old one.
+  local members = redis.call('ZRANGE', key, 0, -1)
+  if node then
+    bump_rooms(KEYS[3], node, -1)
+    for _, m in ipairs(members) do bump(uprefix, node, m, -1) end
+  end
+  for _, m in ipairs(members) do bump(uprefix, chosen, m, 1) end
   node = chosen
   redis.call('HSET', KEYS[1], room, node)
+  bump_rooms(KEYS[3], node, 1)
   created = 1
 end
 redis.call('HSET', KEYS[2], room, now)
-if ARGV[5] ~= '' then
-  local key, ttl = prefix .. room, tonumber(ARGV[6])
-  redis.call('ZADD', key, now + ttl, ARGV[5])
+if ARGV[6] ~= '' then
+  local ttl = tonumber(ARGV[7])
+  if redis.call('ZADD', key, now + ttl, ARGV[6]) == 1 then bump(uprefix, node, ARGV[6], 1) end
   redis.call('PEXPIRE', key, ttl * 2)
 end
 return {node, created}
@@ -75,53 +81,61 @@ return {node, created}
 
 /**
  * KEYS[1] rg:assign:{pool}   KEYS[2] rg:used:{pool}
- * ARGV[1] room   ARGV[2] presence key   ARGV[3] member
+ * ARGV[1] room   ARGV[2] presence key   ARGV[3] member   ARGV[4] node users prefix
  * Ends one presence entry; an assigned room counts as used now.
  */
-export const RELEASE_LUA = `${NOW}
-redis.call('ZREM', ARGV[2], ARGV[3])
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[2], ARGV[1], now) end
+export const RELEASE_LUA = `${COMMON}
+local node = redis.call('HGET', KEYS[1], ARGV[1])
+if redis.call('ZREM', ARGV[2], ARGV[3]) == 1 and node then bump(ARGV[4], node, ARGV[3], -1) end
+if node then redis.call('HSET', KEYS[2], ARGV[1], now) end
 return 1
 `
 
 /**
- * ARGV[1] ttl ms, then pairs: presence key, member
+ * ARGV[1] ttl ms, then quads: assignments key, room, presence key, member, node users prefix (5 per entry)
  * Renews (or recreates) each entry to expire ttl from now.
  */
-export const TOUCH_LUA = `${NOW}
+export const TOUCH_LUA = `${COMMON}
 local ttl = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
-  redis.call('ZADD', ARGV[i], now + ttl, ARGV[i + 1])
-  redis.call('PEXPIRE', ARGV[i], ttl * 2)
+for i = 2, #ARGV, 5 do
+  local key, member = ARGV[i + 2], ARGV[i + 3]
+  if redis.call('ZADD', key, now + ttl, member) == 1 then
+    local node = redis.call('HGET', ARGV[i], ARGV[i + 1])
+    if node then bump(ARGV[i + 4], node, member, 1) end
+  end
+  redis.call('PEXPIRE', key, ttl * 2)
 end
 return 1
 `
 
 /**
- * KEYS[1] rg:assign:{pool}   KEYS[2] rg:used:{pool}
- * ARGV[1] presence key prefix   ARGV[2] idle ms
+ * KEYS[1] rg:assign:{pool}   KEYS[2] rg:used:{pool}   KEYS[3] rg:nrooms:{pool}
+ * ARGV[1] presence key prefix   ARGV[2] node users prefix   ARGV[3] idle ms
  * Drops expired presence (a room counts as used until its last user expired),
- * then the assignment of every room with no live presence, unused for idle ms.
+ * then the assignment of every room with no presence left, unused for idle ms.
  * Returns the rooms dropped.
  */
-export const CLEAN_LUA = `${NOW}
-local prefix, idle = ARGV[1], tonumber(ARGV[2])
+export const CLEAN_LUA = `${COMMON}
+local pprefix, uprefix, idle = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local removed = {}
 for _, room in ipairs(redis.call('HKEYS', KEYS[1])) do
-  local key = prefix .. room
+  local key = pprefix .. room
+  local node = redis.call('HGET', KEYS[1], room)
   local used = tonumber(redis.call('HGET', KEYS[2], room) or '0')
-  local last = redis.call('ZREVRANGEBYSCORE', key, now, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if #last > 0 then
+  local expired = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES')
+  for i = 1, #expired, 2 do
+    bump(uprefix, node, expired[i], -1)
+    local seen = tonumber(expired[i + 1])
+    if seen > used then used = seen end
+  end
+  if #expired > 0 then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    local seen = tonumber(last[2])
-    if seen > used then
-      used = seen
-      redis.call('HSET', KEYS[2], room, used)
-    end
+    redis.call('HSET', KEYS[2], room, used)
   end
   if redis.call('ZCARD', key) == 0 and now - used >= idle then
     redis.call('HDEL', KEYS[1], room)
     redis.call('HDEL', KEYS[2], room)
+    bump_rooms(KEYS[3], node, -1)
     redis.call('DEL', key)
     removed[#removed + 1] = room
   end
@@ -130,11 +144,29 @@ return removed
 `
 
 /**
+ * KEYS[1] rg:assign:{pool}   KEYS[2] rg:nrooms:{pool}
+ * ARGV[1] presence key prefix   ARGV[2] node users prefix   ARGV[3..] nodes to reset (the pool's)
+ * Rebuilds the per-node counts from the assignments and presence sets.
+ */
+export const RECOUNT_LUA = `${COMMON}
+local pprefix, uprefix = ARGV[1], ARGV[2]
+for i = 3, #ARGV do redis.call('DEL', uprefix .. ARGV[i]) end
+redis.call('DEL', KEYS[2])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local node = all[i + 1]
+  bump_rooms(KEYS[2], node, 1)
+  for _, m in ipairs(redis.call('ZRANGE', pprefix .. all[i], 0, -1)) do bump(uprefix, node, m, 1) end
+end
+return 1
+`
+
+/**
  * KEYS[1] rg:assign:{pool}   KEYS[2] rg:used:{pool}
  * ARGV[1] presence key prefix   ARGV[2] one room, or '' for all
  * Returns flat {room, node, live distinct users, last used ms, ...}.
  */
-export const LIST_LUA = `${NOW}
+export const LIST_LUA = `${COMMON}
 local prefix = ARGV[1]
 local rooms
 if ARGV[2] ~= '' then rooms = {ARGV[2]} else rooms = redis.call('HKEYS', KEYS[1]) end
@@ -144,7 +176,7 @@ for _, room in ipairs(rooms) do
   if node then
     local seen, users = {}, 0
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', prefix .. room, '(' .. now, '+inf')) do
-      local u = string.match(m, '^[^\\n]*')
+      local u = user_of(m)
       if not seen[u] then seen[u] = true users = users + 1 end
     end
     out[#out + 1] = room

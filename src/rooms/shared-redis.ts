@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { keys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
 import { presenceMember } from './choose.js'
-import { CLEAN_LUA, LIST_LUA, PLACE_LUA, RELEASE_LUA, TOUCH_LUA } from './shared-lua.js'
+import { CLEAN_LUA, LIST_LUA, PLACE_LUA, RECOUNT_LUA, RELEASE_LUA, TOUCH_LUA } from './shared-lua.js'
 import type { Assignment, PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
 /** Seed 003's assignments and presence in Redis; every change is one Lua script. */
@@ -12,13 +12,15 @@ export class RedisSharedStore implements SharedStore {
   private readonly touchScript
   private readonly cleanScript
   private readonly listScript
+  private readonly recountScript
 
   constructor(redis: Redis) {
-    this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 2)
+    this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 3)
     this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 2)
     this.touchScript = defineScript<number>(redis, 'rgTouch', TOUCH_LUA, 0)
-    this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 2)
+    this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 3)
     this.listScript = defineScript<Array<string | number>>(redis, 'rgList', LIST_LUA, 2)
+    this.recountScript = defineScript<number>(redis, 'rgRecount', RECOUNT_LUA, 2)
   }
 
   async place(
@@ -29,8 +31,10 @@ export class RedisSharedStore implements SharedStore {
     const [node, created] = await this.placeScript(
       keys.assignments(pool.name),
       keys.lastUsed(pool.name),
+      keys.nodeRooms(pool.name),
       room,
       keys.presencePrefix(pool.name),
+      keys.nodeUsersPrefix(pool.name),
       pool.strategy,
       pool.capacity,
       presence ? presenceMember(presence.user, presence.holder) : '',
@@ -47,13 +51,16 @@ export class RedisSharedStore implements SharedStore {
       e.room,
       keys.presence(e.pool, e.room),
       presenceMember(e.user, e.holder),
+      keys.nodeUsersPrefix(e.pool),
     )
   }
 
   async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
     if (entries.length === 0) return
     const args: string[] = []
-    for (const e of entries) args.push(keys.presence(e.pool, e.room), presenceMember(e.user, e.holder))
+    for (const e of entries) {
+      args.push(keys.assignments(e.pool), e.room, keys.presence(e.pool, e.room), presenceMember(e.user, e.holder), keys.nodeUsersPrefix(e.pool))
+    }
     await this.touchScript(Math.round(ttlMs), ...args)
   }
 
@@ -66,7 +73,24 @@ export class RedisSharedStore implements SharedStore {
   }
 
   async clean(pool: string, idleMs: number): Promise<string[]> {
-    return this.cleanScript(keys.assignments(pool), keys.lastUsed(pool), keys.presencePrefix(pool), Math.round(idleMs))
+    return this.cleanScript(
+      keys.assignments(pool),
+      keys.lastUsed(pool),
+      keys.nodeRooms(pool),
+      keys.presencePrefix(pool),
+      keys.nodeUsersPrefix(pool),
+      Math.round(idleMs),
+    )
+  }
+
+  async recount(pool: SharedPoolSpec): Promise<void> {
+    await this.recountScript(
+      keys.assignments(pool.name),
+      keys.nodeRooms(pool.name),
+      keys.presencePrefix(pool.name),
+      keys.nodeUsersPrefix(pool.name),
+      ...pool.nodes,
+    )
   }
 
   private async read(pool: string, room: string): Promise<Assignment[]> {

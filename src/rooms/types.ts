@@ -80,4 +80,6 @@ export interface SharedStore {
   get(pool: string, room: string): Promise<Assignment | undefined>
   /** Drops expired presence, and the assignment of rooms idle for `idleMs`. Returns the rooms dropped. */
   clean(pool: string, idleMs: number): Promise<string[]>
+  /** Rebuilds the per-node load counts from the assignments and presence (heals drift). */
+  recount(pool: SharedPoolSpec): Promise<void>
 }

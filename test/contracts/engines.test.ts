@@ -102,6 +102,24 @@ describe('Redis engine across instances', () => {
     }
   })
 
+  it('rebuilds per-node load counts lost in Redis', async () => {
+    const e = await redisEngine()
+    const client = redis.client()
+    const pool = { name: 'drift', strategy: 'least-loaded' as const, nodes: ['n1', 'n2'], capacity: 10 }
+    try {
+      await e.rooms.shared.place(pool, 'a', { user: 'u1', holder: 'h', ttlMs: 60_000 })
+      await e.rooms.shared.place(pool, 'a', { user: 'u2', holder: 'h', ttlMs: 60_000 })
+      await client.del('rg:nusers:drift:n1', 'rg:nrooms:drift')
+      await e.rooms.shared.recount(pool)
+      expect(await client.hgetall('rg:nusers:drift:n1')).toEqual({ u1: '1', u2: '1' })
+      expect(await client.hgetall('rg:nrooms:drift')).toEqual({ n1: '1' })
+      expect((await e.rooms.shared.place(pool, 'b')).node).toBe('n2')
+    } finally {
+      client.disconnect()
+      await e.close()
+    }
+  })
+
   it('releases its connections on close', async () => {
     const client = redis.client()
     const e = await redisEngine()

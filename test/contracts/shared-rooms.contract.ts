@@ -109,6 +109,23 @@ export function sharedRoomsContract(name: string, create: () => Promise<SharedFi
       expect((await f.store.place(pool, idle)).created).toBe(true)
     })
 
+    it('keeps its load counts right through leaves, expiry, moves and a recount', async () => {
+      const [a, b] = [unique('a'), unique('b')]
+      await join(a, 'u1')
+      await join(a, 'u2', 'h', 100)
+      await join(b, 'u3') // b goes to gxy2
+      await f.store.release({ pool: pool.name, room: a, user: 'u1', holder: 'inst' })
+      await sleep(150)
+      await f.store.clean(pool.name, HOUR) // u2 expires: gxy1 is empty again
+      await f.store.recount(pool)
+      // gxy1: 0 users 1 room, gxy2: 1 user, gxy3: 0 users 0 rooms
+      expect((await f.store.place(pool, unique('c'))).node).toBe('gxy3')
+      expect((await f.store.place(pool, unique('d'))).node).toBe('gxy1')
+      // Moving a room (its node left the pool) moves its users' load too.
+      await f.store.place({ ...pool, nodes: ['gxy1', 'gxy3'] }, b)
+      expect((await f.store.place(pool, unique('e'))).node).toBe('gxy2')
+    })
+
     it('places one new room on exactly one node under concurrent calls', async () => {
       const r = unique('race')
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => join(r, `u${i}`)))
