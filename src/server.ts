@@ -96,7 +96,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     ipRateLimit: ipLimit,
   })
 
-  const rooms = registerRooms(app, { config, engine, realtime, registry, log })
+  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit })
   if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
 
   await registerProxy(app, {

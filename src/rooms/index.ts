@@ -3,7 +3,7 @@
  * monitor on the legacy exclusive pool, seed 003's API and cleaner on shared
  * pools, presence over /ws and HTTP.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -27,6 +27,8 @@ export interface RoomsDeps {
   realtime: Realtime
   registry: Registry
   log: Logger
+  /** The per-IP HTTP limit: room APIs create state, so they share the proxy's bucket. */
+  ipRateLimit: onRequestHookHandler
 }
 
 export interface Rooms {
@@ -69,6 +71,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   registerRoomEvents(deps.realtime.local, presence, poolOf)
 
   const bearer = credentialGuard('bearer', config.auth)
+  const limited = (auth: onRequestHookHandler | undefined) => (auth ? [deps.ipRateLimit, auth] : [deps.ipRateLimit])
   let monitor: LeaderLoop | undefined
   const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]
   if (rooms.legacyPool !== undefined && legacy) {
@@ -76,7 +79,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
       pool: { name: rooms.legacyPool, nodes: legacy.nodes, startUrl: legacy.startUrl, stopUrl: legacy.stopUrl },
       store: engine.rooms.exclusive,
       control,
-      auth: bearer!,
+      onRequest: limited(bearer),
       placements,
       log,
     })
@@ -105,7 +108,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     shared: engine.rooms.shared,
     exclusive: engine.rooms.exclusive,
     presenceTtlMs: ttlMs,
-    auth: rooms.serverApiAuth === 'bearer' ? bearer : undefined,
+    onRequest: limited(rooms.serverApiAuth === 'bearer' ? bearer : undefined),
     placements,
   })
 

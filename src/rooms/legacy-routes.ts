@@ -23,7 +23,8 @@ export interface LegacyDeps {
   pool: LegacyPool
   store: ExclusiveStore
   control: NodeControl
-  auth: onRequestHookHandler
+  /** Rate limit and Bearer check. */
+  onRequest: onRequestHookHandler[]
   placements: Counter
   log: Logger
 }
@@ -43,7 +44,7 @@ const roomOf = (query: unknown) => requireRoomId((query as { room?: unknown }).r
 
 export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void {
   const { pool, store } = d
-  const opts = { onRequest: d.auth }
+  const opts = { onRequest: d.onRequest }
 
   app.post('/start', opts, async (request) => {
     const room = roomOf(request.query)

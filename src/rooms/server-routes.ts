@@ -24,7 +24,8 @@ export interface ServerDeps {
   shared: SharedStore
   exclusive: ExclusiveStore
   presenceTtlMs: number
-  auth: onRequestHookHandler | undefined
+  /** Rate limit, and the Bearer check when rooms.serverApiAuth is bearer. */
+  onRequest: onRequestHookHandler[]
   placements: Counter
 }
 
@@ -61,7 +62,7 @@ const RoomServerBody = Type.Object(
 
 export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
-  const opts = d.auth ? { onRequest: d.auth } : {}
+  const opts = { onRequest: d.onRequest }
 
   api.post('/v2/room_server', { ...opts, schema: { body: RoomServerBody } }, async (request) => {
     const room = requireRoomId(request.body.room)

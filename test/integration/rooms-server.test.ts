@@ -16,8 +16,9 @@ import { TestClient } from '../helpers/ws-client.js'
 
 const { redis, clients } = redisSuite()
 
+// Tests poll the API from one address: limits far above their load, unless a test sets its own.
 const onRedis = (settings: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) =>
-  startGate({ auth: { internalToken: 't' }, ...settings }, { REDIS_URL: redis.url, ...env })
+  startGate({ auth: { internalToken: 't' }, rateLimit: { rps: 10_000, burst: 10_000 }, ...settings }, { REDIS_URL: redis.url, ...env })
 
 async function json(gate: TestGate, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) {
   const res = await request(`${gate.url}${path}`, {
@@ -58,6 +59,13 @@ describe('POST /v2/room_server', () => {
       expect(res.body).toMatchObject({ success: false, code: 'bad_request' })
     }
     expect((await json(gate, 'GET', '/rooms')).body).toEqual({ rooms: [] })
+  })
+
+  it('shares the per-IP rate limit with the proxy', async () => {
+    const gate = await onRedis({ rateLimit: { rps: 0.01, burst: 3 } })
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await json(gate, 'POST', '/v2/room_server', { room: i })).status)
+    expect(statuses).toEqual([200, 200, 200, 429])
   })
 
   it('places one new room on one node when instances race for it', async () => {
@@ -181,7 +189,7 @@ describe('cleanup', () => {
   })
 
   it('works the same on the memory engine', async () => {
-    const gate = await startGate({ rooms: { idleTimeoutSeconds: 0.5 } })
+    const gate = await startGate({ rooms: { idleTimeoutSeconds: 0.5 }, rateLimit: { rps: 10_000, burst: 10_000 } })
     expect((await json(gate, 'POST', '/v2/room_server', { room: 7 })).body).toEqual({ janus: 'gxy1' })
     await waitFor(async () => (await json(gate, 'GET', '/rooms/7')).status === 404, 3_000, 'the idle room to go')
   })
