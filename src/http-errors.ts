@@ -81,7 +81,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 200)
-    const rg = new RoomgateError('not_found', `No route for ${request.method} ${path}`)
+    const rg = new RoomgateError('not_found', `Not found: ${request.method} ${path}`)
     return reply.code(404).send(errorBody(rg))
   })
 }

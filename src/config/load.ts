@@ -113,14 +113,15 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
     if (err instanceof EnvError) throw new ConfigError(err.message)
     throw err
   }
-  const rooms = isTree(tree.rooms) ? tree.rooms : (tree.rooms = {})
-  const serverPool = typeof rooms.serverPool === 'string' ? rooms.serverPool : DEFAULT_SERVER_POOL
+  // A rooms section that is not a mapping is left for the schema to reject.
+  const rooms = tree.rooms === undefined ? (tree.rooms = {}) : isTree(tree.rooms) ? tree.rooms : undefined
+  const serverPool = typeof rooms?.serverPool === 'string' ? rooms.serverPool : DEFAULT_SERVER_POOL
   for (const { key: rawKey, value, from } of overrides) {
     const key = rawKey.replace(SERVER_POOL_PLACEHOLDER, serverPool)
     setDotted(tree, key, value)
     envFor.set(key, from)
   }
-  normalisePools(rooms, serverPool)
+  if (rooms) normalisePools(rooms, serverPool)
 
   // Seed 001's three services always exist; the file or env may only change them.
   const services = isTree(tree.services) ? tree.services : {}
@@ -151,6 +152,7 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
  * TypeBox fills defaults inside objects and arrays, not inside record values.
  */
 function normalisePools(rooms: Tree, serverPool: string): void {
+  if (rooms.pools !== undefined && !isTree(rooms.pools)) return
   const pools = isTree(rooms.pools) ? rooms.pools : (rooms.pools = {})
   const server = pools[serverPool] ?? (pools[serverPool] = {})
   if (isTree(server)) {

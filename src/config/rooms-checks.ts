@@ -4,6 +4,16 @@ import type { Config } from './schema.js'
 
 const TEMPLATES = ['progressUrl', 'startUrl', 'stopUrl'] as const
 
+function urlProblem(text: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return 'must be an http(s) URL template'
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : 'must use http or https'
+}
+
 export function checkRooms(config: Config): string[] {
   const problems: string[] = []
   const { rooms } = config
@@ -19,14 +29,14 @@ export function checkRooms(config: Config): string[] {
         continue
       }
       if (!template.includes('{node}')) problems.push(`${at}.${key} must contain {node}`)
-      const sample = template.replaceAll('{node}', 'node.example').replaceAll('{room}', 'room')
-      let url: URL | undefined
-      try {
-        url = new URL(sample)
-      } catch {
-        problems.push(`${at}.${key} must be an http(s) URL template, got ${JSON.stringify(template)}`)
+      // Checked with every real node: an IPv6 address, say, needs [brackets] in the template.
+      for (const node of pool.nodes.length > 0 ? pool.nodes : ['node.example']) {
+        const problem = urlProblem(template.replaceAll('{node}', node).replaceAll('{room}', 'room'))
+        if (problem) {
+          problems.push(`${at}.${key} ${problem} for node ${JSON.stringify(node)}, got ${JSON.stringify(template)}`)
+          break
+        }
       }
-      if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${at}.${key} must use http or https`)
     }
     if (pool.strategy === 'exclusive') {
       if (pool.progressUrl === undefined) problems.push(`${at}.progressUrl is required for an exclusive pool`)

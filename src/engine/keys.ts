@@ -24,6 +24,8 @@ export const keys = {
   presence: (pool: string, room: string) => `${PREFIX}presence:${pool}:${room}`,
   /** Hash user → presence entries, per node of a shared pool: HLEN is the node's distinct users. */
   nodeUsersPrefix: (pool: string) => `${PREFIX}nusers:${pool}:`,
+  /** Sorted set room → when the cleaner must look at it next (epoch ms). */
+  due: (pool: string) => `${PREFIX}due:${pool}`,
   /** Hash node → rooms assigned to it. */
   nodeRooms: (pool: string) => `${PREFIX}nrooms:${pool}`,
   /** A background loop's leader: the holder's instance id, with a TTL. */

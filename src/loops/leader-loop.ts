@@ -1,8 +1,11 @@
 /**
  * A background loop that runs on one instance of the cluster at a time: each
- * tick takes or renews a lease, and only the holder does the work. Ticks never
- * overlap (the next is scheduled when one finishes), the timer is unref'd, and
- * failures are logged (once, until the loop succeeds again), never thrown.
+ * tick takes or renews a lease, and only the holder does the work. While the
+ * work runs, the lease is renewed every third of its TTL; if a renewal fails,
+ * the work's signal aborts, so a slow run never overlaps a new leader's.
+ * Ticks never overlap (the next is scheduled when one finishes), the timer is
+ * unref'd, and failures are logged (once, until the loop succeeds again),
+ * never thrown.
  */
 import type { LeaseStore } from '../engine/types.js'
 import type { Logger } from '../log.js'
@@ -12,11 +15,14 @@ export interface LeaderLoopOptions {
   name: string
   intervalMs: number
   leases: LeaseStore
-  run: () => Promise<void>
+  /** The work of one tick; `signal` aborts if this instance stops being the leader meanwhile. */
+  run: (signal: AbortSignal) => Promise<void>
+  /** Runs once each time this instance becomes the leader, before its first run. */
+  onLead?: () => Promise<void>
   log: Logger
 }
 
-/** A lease outlives three missed ticks, so a slow tick does not hand leadership over. */
+/** A lease outlives three missed ticks. */
 const LEASE_TICKS = 3
 const MIN_LEASE_MS = 2_000
 
@@ -59,11 +65,30 @@ export class LeaderLoop {
 
   private async once(): Promise<void> {
     const { o } = this
+    const ttl = Math.max(o.intervalMs * LEASE_TICKS, MIN_LEASE_MS)
     try {
-      const leading = await o.leases.acquire(o.name, Math.max(o.intervalMs * LEASE_TICKS, MIN_LEASE_MS))
+      const leading = await o.leases.acquire(o.name, ttl)
+      const became = leading && !this.leading
       if (leading !== this.leading) o.log.info({ loop: o.name }, leading ? 'leading background loop' : 'another instance leads background loop')
       this.leading = leading
-      if (leading) await o.run()
+      if (leading) {
+        const lost = new AbortController()
+        const renew = setInterval(() => {
+          o.leases.acquire(o.name, ttl).then(
+            (still) => {
+              if (!still) lost.abort(new Error('lost the lease'))
+            },
+            (err: unknown) => lost.abort(err),
+          )
+        }, ttl / 3)
+        try {
+          if (became) await o.onLead?.()
+          await o.run(lost.signal)
+        } finally {
+          clearInterval(renew)
+        }
+        if (lost.signal.aborted) this.leading = false
+      }
       if (this.failing) o.log.info({ loop: o.name }, 'background loop recovered')
       this.failing = false
     } catch (err) {

@@ -84,16 +84,40 @@ if redis.call('HGET', KEYS[2], node) == ARGV[3] then redis.call('HDEL', KEYS[2],
 return 1
 `
 
+
 /**
- * KEYS[1] room:{room}
- * ARGV[1] node   ARGV[2] from state   ARGV[3] to state
- * Returns 1 when changed, else 0.
+ * KEYS[1] rg:xnodes:{pool}
+ * ARGV[1] mapping key prefix ('room:')   ARGV[2] number of nodes N   ARGV[3..2+N] the pool's nodes
+ * ARGV[3+N..] room names whose mappings to look at
+ * Makes each mapping whose node is in the pool hold that node, unless another
+ * live mapping holds it already. Returns {adopted rooms..., '', conflicting rooms...}.
  */
-export const SET_STATE_IF_LUA = `${PARSE}
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local node, state, duration, progress = parse(cur)
-if node ~= ARGV[1] or state ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], node .. '|' .. ARGV[3] .. '|' .. duration .. '|' .. progress)
-return 1
+export const ADOPT_LUA = `${PARSE}
+local n = tonumber(ARGV[2])
+local pool = {}
+for i = 3, 2 + n do pool[ARGV[i]] = true end
+local adopted, conflicts = {}, {}
+for i = 3 + n, #ARGV do
+  local room = ARGV[i]
+  local v = redis.call('GET', ARGV[1] .. room)
+  if v then
+    local node = parse(v)
+    if pool[node] then
+      local holder = redis.call('HGET', KEYS[1], node)
+      if holder ~= room then
+        local other = holder and redis.call('GET', ARGV[1] .. holder)
+        if other and parse(other) == node then
+          conflicts[#conflicts + 1] = room
+        else
+          redis.call('HSET', KEYS[1], node, room)
+          adopted[#adopted + 1] = room
+        end
+      end
+    end
+  end
+end
+local out = adopted
+out[#out + 1] = ''
+for _, r in ipairs(conflicts) do out[#out + 1] = r end
+return out
 `

@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis'
 import { keys, LEGACY_ROOM_PREFIX } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
-import { REMOVE_IF_LUA, SET_STATE_IF_LUA, START_LUA, STOP_LUA, WRITE_PROGRESS_LUA } from './exclusive-lua.js'
+import { ADOPT_LUA, REMOVE_IF_LUA, START_LUA, STOP_LUA, WRITE_PROGRESS_LUA } from './exclusive-lua.js'
 import type { ExclusiveStore, Mapping, StartResult, StopResult } from './types.js'
+
+/** Keys SCAN looks at per call while adopting mappings. */
+const SCAN_COUNT = 1_000
 
 /** Parses seed 000's `node|state|duration|progress` (missing fields read as empty). */
 export function parseMapping(room: string, value: string): Mapping {
@@ -16,14 +19,14 @@ export class RedisExclusiveStore implements ExclusiveStore {
   private readonly stopScript
   private readonly writeProgressScript
   private readonly removeIfScript
-  private readonly setStateIfScript
+  private readonly adoptScript
 
   constructor(private readonly redis: Redis) {
     this.startScript = defineScript<[string, string?]>(redis, 'rgRoomStart', START_LUA, 2)
     this.stopScript = defineScript<[string, string?]>(redis, 'rgRoomStop', STOP_LUA, 1)
     this.writeProgressScript = defineScript<number>(redis, 'rgRoomProgress', WRITE_PROGRESS_LUA, 1)
     this.removeIfScript = defineScript<number>(redis, 'rgRoomRemoveIf', REMOVE_IF_LUA, 2)
-    this.setStateIfScript = defineScript<number>(redis, 'rgRoomSetStateIf', SET_STATE_IF_LUA, 1)
+    this.adoptScript = defineScript<string[]>(redis, 'rgRoomAdopt', ADOPT_LUA, 1)
   }
 
   async start(pool: string, room: string, nodes: readonly string[]): Promise<StartResult> {
@@ -66,7 +69,22 @@ export class RedisExclusiveStore implements ExclusiveStore {
     return (await this.removeIfScript(keys.legacyRoom(room), keys.exclusiveNodes(pool), node, state, room)) === 1
   }
 
-  async setStateIf(room: string, node: string, from: Mapping['state'], to: Mapping['state']): Promise<boolean> {
-    return (await this.setStateIfScript(keys.legacyRoom(room), node, from, to)) === 1
+  async adopt(pool: string, nodes: readonly string[]): Promise<{ adopted: Mapping[]; conflicts: Mapping[] }> {
+    const adopted: string[] = []
+    const conflicts: string[] = []
+    let cursor = '0'
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${LEGACY_ROOM_PREFIX}*`, 'COUNT', SCAN_COUNT)
+      cursor = next
+      const rooms = found.map((k) => k.slice(LEGACY_ROOM_PREFIX.length))
+      if (rooms.length === 0) continue
+      const out = await this.adoptScript(keys.exclusiveNodes(pool), LEGACY_ROOM_PREFIX, nodes.length, ...nodes, ...rooms)
+      const gap = out.indexOf('')
+      adopted.push(...out.slice(0, gap))
+      conflicts.push(...out.slice(gap + 1))
+    } while (cursor !== '0')
+    const read = async (rooms: string[]) => (await Promise.all(rooms.map((r) => this.get(r)))).filter((m): m is Mapping => m !== undefined)
+    return { adopted: await read(adopted), conflicts: await read(conflicts) }
   }
+
 }

@@ -1,16 +1,23 @@
 /**
- * Room and user ids. A room id is 1–128 letters, digits and `-_.:@`; a JSON
- * number is taken as its decimal string (seed 003 sends `{"room": 2171}`).
- * Nothing else: a `|` would corrupt seed 000's value format, and the checks
- * run before anything is written.
+ * Room and user ids. A room id is 1–128 letters, digits and `-_.:@`, not made
+ * of dots only (`.` and `..` would become path segments in node URLs); a JSON
+ * number is taken as its decimal string (seed 003 sends `{"room": 2171}`), if
+ * that string is exact (not 1e+21, not an integer past 2^53). Nothing else: a
+ * `|` would corrupt seed 000's value format, and the checks run before
+ * anything is written.
  */
 import { RoomgateError } from '../errors.js'
 
 const ROOM_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+const DOTS = /^\.+$/
 
 export function roomId(value: unknown): string | undefined {
-  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value
-  return typeof text === 'string' && ROOM_ID.test(text) ? text : undefined
+  let text = value
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value))) return undefined
+    text = String(value)
+  }
+  return typeof text === 'string' && ROOM_ID.test(text) && !DOTS.test(text) ? text : undefined
 }
 
 export function requireRoomId(value: unknown, where = 'room'): string {

@@ -65,7 +65,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   const presenceGauge = registry.gauge('roomgate_room_presence_entries', 'Presence entries held by this instance')
 
   const control = new NodeControl(config.httpTimeoutSeconds * 1000)
-  const ttlMs = rooms.presenceTtlSeconds * 1000
+  const ttlMs = Math.round(rooms.presenceTtlSeconds * 1000)
   const presence = new Presence({ store: engine.rooms.shared, hub: deps.realtime.hub, holder: engine.instanceId, ttlMs, log })
   presenceGauge.onCollect(() => presenceGauge.set(presence.size))
   registerRoomEvents(deps.realtime.local, presence, poolOf)
@@ -85,6 +85,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     })
     const gateways = new GatewayMonitor({
       pool: rooms.legacyPool,
+      nodes: legacy.nodes,
       progressUrl: legacy.progressUrl!,
       downAfterPolls: legacy.downAfterPolls,
       store: engine.rooms.exclusive,
@@ -97,7 +98,8 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
       intervalMs: legacy.monitorIntervalMs,
       leases: engine.leases,
       log,
-      run: () => gateways.poll(),
+      run: (signal) => gateways.poll(signal),
+      onLead: () => gateways.adopt(),
     })
   }
 
@@ -119,7 +121,8 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     intervalMs: cleanInterval(idleMs),
     leases: engine.leases,
     log,
-    run: () => idle.run(),
+    run: (signal) => idle.run(signal),
+    onLead: () => idle.recount(),
   })
 
   return {

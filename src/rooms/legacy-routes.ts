@@ -1,8 +1,9 @@
 /**
  * Seed 000's API on the legacy (exclusive) pool, behind Bearer tokens:
  * POST /start?room=, POST /stop?room=, GET /progress?room=, GET /status.
- * A node's start or stop call that fails undoes the change, so the mapping
- * never claims what the node did not do.
+ * A start call the node refuses undoes the mapping; a stop call is made
+ * before the mapping changes. Either way the mapping never claims what the
+ * node did not do.
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
@@ -67,22 +68,25 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
     return { success: true, room, gateway: result.node, state: 'started' }
   })
 
+  // The node is told first and the mapping changed after: a room marked stopped
+  // is one its gateway really stopped, so the monitor may free it.
   app.post('/stop', opts, async (request) => {
     const room = roomOf(request.query)
+    const current = await store.get(room)
+    if (!current) throw notFound(room)
+    if (current.state === 'stopped') throw stopped(room)
+    if (pool.stopUrl) {
+      try {
+        await d.control.notify(fillTemplate(pool.stopUrl, current.node, room))
+      } catch (err) {
+        d.log.warn({ room, node: current.node, err: (err as Error).message }, 'gateway stop call failed; room left started')
+        throw new RoomgateError('node_call_failed', `Gateway ${current.node} did not stop room '${room}'`)
+      }
+    }
     const result = await store.stop(room)
     if (result.status === 'missing') throw notFound(room)
     if (result.status === 'already-stopped') throw stopped(room)
-    const { node } = result.mapping
-    if (pool.stopUrl) {
-      try {
-        await d.control.notify(fillTemplate(pool.stopUrl, node, room))
-      } catch (err) {
-        await store.setStateIf(room, node, 'stopped', 'started')
-        d.log.warn({ room, node, err: (err as Error).message }, 'gateway stop call failed; room left started')
-        throw new RoomgateError('node_call_failed', `Gateway ${node} did not stop room '${room}'`)
-      }
-    }
-    return { success: true, room, gateway: node, state: 'stopped' }
+    return { success: true, room, gateway: result.mapping.node, state: 'stopped' }
   })
 
   app.get('/progress', opts, async (request) => {

@@ -1,17 +1,34 @@
 /**
  * WebSocket presence on this instance. Each (pool, room, user) is one entry in
  * the shared store, held by this instance and kept alive by a heartbeat every
- * third of its TTL; if the instance dies, its entries expire on their own. A
- * connection's joins and leaves run one after another, in the order sent.
+ * third of its TTL; if the instance dies, its entries expire on their own.
+ *
+ * A connection's joins and leaves run one after another, in the order sent.
+ * An entry shared by several connections (one user, two devices) is released
+ * only when none holds it and no join for it is still on its way to the store.
+ * If the store lost a room while this instance could not renew its entries,
+ * the heartbeat places it again, on the node its clients were told if
+ * possible; if not, they get a `room.moved` event.
  */
 import { RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Client } from '../realtime/client.js'
 import type { Hub } from '../realtime/hub.js'
+import { eventFrame } from '../realtime/protocol.js'
 import type { PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
+/** Rooms one connection may be in at once. */
+export const MAX_ROOMS_PER_CONNECTION = 32
+/** Room operations one connection may have waiting. */
+export const MAX_PENDING_PER_CONNECTION = 16
+
 interface Entry extends PresenceEntry {
+  spec: SharedPoolSpec
   clients: Set<Client>
+  /** Joins for this entry still on their way to the store. */
+  joining: number
+  /** The node this instance's clients were told. */
+  node: string
 }
 
 export interface PresenceOptions {
@@ -19,25 +36,25 @@ export interface PresenceOptions {
   hub: Hub
   /** This instance's id: the holder of its entries. */
   holder: string
+  /** Entry TTL in whole milliseconds. */
   ttlMs: number
   log: Logger
 }
 
-const key = (pool: string, room: string, user?: string) => (user === undefined ? `${pool}\n${room}` : `${pool}\n${room}\n${user}`)
+const roomKey = (pool: string, room: string) => `${pool}\n${room}`
+const entryKey = (pool: string, room: string, user: string) => `${pool}\n${room}\n${user}`
 
 export class Presence {
   private readonly entries = new Map<string, Entry>()
   /** client → (pool\nroom) → user */
   private readonly ofClient = new Map<Client, Map<string, string>>()
-  /** client → the tail of its queue of presence operations */
-  private readonly queues = new Map<Client, Promise<unknown>>()
+  /** client → the tail of its queue of presence operations, and how many wait in it */
+  private readonly queues = new Map<Client, { tail: Promise<unknown>; pending: number }>()
   private timer: NodeJS.Timeout | undefined
   private failing = false
 
   constructor(private readonly o: PresenceOptions) {
-    o.hub.onRemove((client) => {
-      void this.queue(client, () => this.dropAll(client)).catch((err: unknown) => o.log.warn({ err }, 'presence cleanup failed'))
-    })
+    o.hub.onRemove((client) => void this.dropAll(client))
   }
 
   start(): void {
@@ -50,30 +67,47 @@ export class Presence {
     clearInterval(this.timer)
     const entries = [...this.entries.values()]
     this.entries.clear()
-    await Promise.all(entries.map((e) => this.o.store.release(e).catch(() => undefined)))
+    await Promise.allSettled(entries.map((e) => this.o.store.release(e)))
   }
 
   /** Places the room if needed and records the client's presence as `user`. */
   join(client: Client, pool: SharedPoolSpec, room: string, user: string): Promise<PlaceResult> {
     return this.queue(client, async () => {
-      const rooms = this.ofClient.get(client)
-      const current = rooms?.get(key(pool.name, room))
+      const mine = this.ofClient.get(client)
+      const current = mine?.get(roomKey(pool.name, room))
       if (current !== undefined && current !== user) {
         throw new RoomgateError('conflict', `This connection is in room '${room}' as '${current}' already`)
       }
-      const result = await this.o.store.place(pool, room, { user, holder: this.o.holder, ttlMs: this.o.ttlMs })
-      const k = key(pool.name, room, user)
+      if (current === undefined && (mine?.size ?? 0) >= MAX_ROOMS_PER_CONNECTION) {
+        throw new RoomgateError('bad_request', `A connection can be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`)
+      }
+      const k = entryKey(pool.name, room, user)
       let entry = this.entries.get(k)
+      if (!entry) {
+        entry = { pool: pool.name, room, user, holder: this.o.holder, spec: pool, clients: new Set(), joining: 0, node: '' }
+        this.entries.set(k, entry)
+      }
+      entry.joining++
+      let result: PlaceResult
+      try {
+        result = await this.o.store.place(pool, room, { user, holder: this.o.holder, ttlMs: this.o.ttlMs })
+      } catch (err) {
+        entry.joining--
+        // Nothing to release: whatever the store kept expires with its TTL.
+        if (entry.clients.size === 0 && entry.joining === 0 && this.entries.get(k) === entry) this.entries.delete(k)
+        throw err
+      }
+      entry.joining--
+      entry.node = result.node
       if (!client.open) {
         // It left while the room was being placed: do not keep presence for it.
-        if (!entry) await this.o.store.release({ pool: pool.name, room, user, holder: this.o.holder })
+        await this.settle(k, entry)
         return result
       }
-      if (!entry) this.entries.set(k, (entry = { pool: pool.name, room, user, holder: this.o.holder, clients: new Set() }))
       entry.clients.add(client)
-      let mine = rooms
-      if (!mine) this.ofClient.set(client, (mine = new Map()))
-      mine.set(key(pool.name, room), user)
+      const rooms = mine ?? new Map<string, string>()
+      this.ofClient.set(client, rooms)
+      rooms.set(roomKey(pool.name, room), user)
       this.o.hub.joinRoom(client, room)
       return result
     })
@@ -81,56 +115,95 @@ export class Presence {
 
   /** Ends the client's presence in the room; false if it was not there. */
   leave(client: Client, pool: string, room: string): Promise<boolean> {
-    return this.queue(client, () => this.leaveNow(client, pool, room))
+    return this.queue(client, async () => {
+      const entry = this.detach(client, pool, room)
+      if (!entry) return false
+      await this.settle(entryKey(pool, room, entry.user), entry)
+      return true
+    })
   }
 
-  /** Local holders right now (metrics, tests). */
+  /** Local entries right now (metrics, tests). */
   get size(): number {
     return this.entries.size
   }
 
-  private async leaveNow(client: Client, pool: string, room: string): Promise<boolean> {
+  /** Removes the client from one room locally; returns the entry it held. */
+  private detach(client: Client, pool: string, room: string): Entry | undefined {
     const mine = this.ofClient.get(client)
-    const user = mine?.get(key(pool, room))
-    if (!mine || user === undefined) return false
-    mine.delete(key(pool, room))
+    const user = mine?.get(roomKey(pool, room))
+    if (!mine || user === undefined) return undefined
+    mine.delete(roomKey(pool, room))
     if (mine.size === 0) this.ofClient.delete(client)
     if (![...mine.keys()].some((k) => k.endsWith(`\n${room}`))) this.o.hub.leaveRoom(client, room)
-    const k = key(pool, room, user)
-    const entry = this.entries.get(k)
+    const entry = this.entries.get(entryKey(pool, room, user))
     entry?.clients.delete(client)
-    if (entry && entry.clients.size === 0) {
-      this.entries.delete(k)
-      await this.o.store.release(entry)
-    }
-    return true
+    return entry
   }
 
-  private async dropAll(client: Client): Promise<void> {
-    for (const roomKey of [...(this.ofClient.get(client)?.keys() ?? [])]) {
-      const nl = roomKey.indexOf('\n')
-      await this.leaveNow(client, roomKey.slice(0, nl), roomKey.slice(nl + 1))
+  /** Releases an entry nobody holds or is joining; a failed release is left to expire. */
+  private async settle(k: string, entry: Entry): Promise<void> {
+    if (entry.clients.size > 0 || entry.joining > 0 || this.entries.get(k) !== entry) return
+    this.entries.delete(k)
+    try {
+      await this.o.store.release(entry)
+    } catch (err) {
+      this.o.log.debug({ room: entry.room, err: (err as Error).message }, 'presence release failed; the entry will expire')
     }
+  }
+
+  /** A connection went away: drop its local state at once, then release what nobody else holds. */
+  private async dropAll(client: Client): Promise<void> {
+    const rooms = [...(this.ofClient.get(client)?.keys() ?? [])]
+    const entries: Entry[] = []
+    for (const rk of rooms) {
+      const nl = rk.indexOf('\n')
+      const entry = this.detach(client, rk.slice(0, nl), rk.slice(nl + 1))
+      if (entry) entries.push(entry)
+    }
+    await Promise.allSettled(entries.map((e) => this.settle(entryKey(e.pool, e.room, e.user), e)))
   }
 
   private queue<T>(client: Client, op: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(client) ?? Promise.resolve()).then(op, op)
-    const tail = run.catch(() => undefined)
-    this.queues.set(client, tail)
-    void tail.then(() => {
-      if (this.queues.get(client) === tail) this.queues.delete(client)
-    })
+    let q = this.queues.get(client)
+    if (!q) this.queues.set(client, (q = { tail: Promise.resolve(), pending: 0 }))
+    if (q.pending >= MAX_PENDING_PER_CONNECTION) {
+      return Promise.reject(new RoomgateError('rate_limited', 'Too many room operations waiting; wait for their answers'))
+    }
+    q.pending++
+    const queue = q
+    const run = queue.tail.then(op, op)
+    queue.tail = run.then(
+      () => this.dequeue(client, queue),
+      () => this.dequeue(client, queue),
+    )
     return run
+  }
+
+  private dequeue(client: Client, q: { pending: number }): void {
+    q.pending--
+    if (q.pending === 0 && this.queues.get(client) === q) this.queues.delete(client)
   }
 
   private async heartbeat(): Promise<void> {
     try {
-      await this.o.store.touch([...this.entries.values()], this.o.ttlMs)
+      const orphans = (await this.o.store.touch([...this.entries.values()], this.o.ttlMs)) as Entry[]
+      for (const e of orphans) await this.replace(e)
       if (this.failing) this.o.log.info('presence heartbeat recovered')
       this.failing = false
     } catch (err) {
       if (!this.failing) this.o.log.warn({ err: (err as Error).message }, 'presence heartbeat failed; entries may expire')
       this.failing = true
     }
+  }
+
+  /** The store dropped this entry's room while we could not renew it: place it again. */
+  private async replace(e: Entry): Promise<void> {
+    const { node } = await this.o.store.place(e.spec, e.room, { user: e.user, holder: e.holder, ttlMs: this.o.ttlMs }, e.node)
+    this.o.log.warn({ pool: e.pool, room: e.room, node, was: e.node }, 'room placed again after its assignment was lost')
+    if (node === e.node) return
+    e.node = node
+    const frame = eventFrame('room.moved', { room: e.room, pool: e.pool, node })
+    for (const c of e.clients) c.send(frame)
   }
 }

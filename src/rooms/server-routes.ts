@@ -86,6 +86,9 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
   api.get('/rooms/:room', { ...opts, schema: { querystring: PoolQuery } }, async (request) => {
     const room = requireRoomId((request.params as { room: string }).room)
     const wanted = request.query.pool
+    if (wanted !== undefined && !d.pools.has(wanted) && wanted !== d.legacyPool) {
+      throw new RoomgateError('bad_request', `${JSON.stringify(wanted)} is not a pool`)
+    }
     const found: object[] = []
     for (const pool of d.pools.keys()) {
       if (wanted !== undefined && wanted !== pool) continue

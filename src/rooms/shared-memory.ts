@@ -26,13 +26,17 @@ export class MemorySharedStore implements SharedStore {
     pool: SharedPoolSpec,
     room: string,
     presence?: { user: string; holder: string; ttlMs: number },
+    prefer?: string,
   ): Promise<PlaceResult> {
     const st = this.state(pool.name)
     const now = this.now()
     let node = st.assign.get(room)
     let created = false
     if (node === undefined || !pool.nodes.includes(node)) {
-      const chosen = chooseNode(pool, (n) => ({ users: st.nodeUsers.get(n)?.size ?? 0, rooms: st.nodeRooms.get(n) ?? 0 }))
+      const chosen =
+        prefer !== undefined && pool.nodes.includes(prefer)
+          ? prefer
+          : chooseNode(pool, (n) => ({ users: st.nodeUsers.get(n)?.size ?? 0, rooms: st.nodeRooms.get(n) ?? 0 }))
       const members = [...(st.presence.get(room)?.keys() ?? [])]
       if (node !== undefined) {
         bump(st.nodeRooms, node, -1)
@@ -59,9 +63,14 @@ export class MemorySharedStore implements SharedStore {
     if (node !== undefined) st.used.set(e.room, this.now())
   }
 
-  async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+  async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
     const expiry = this.now() + ttlMs
-    for (const e of entries) this.add(this.state(e.pool), e.room, presenceMember(e.user, e.holder), expiry)
+    const orphans: PresenceEntry[] = []
+    for (const e of entries) {
+      const st = this.state(e.pool)
+      if (this.add(st, e.room, presenceMember(e.user, e.holder), expiry) && !st.assign.has(e.room)) orphans.push(e)
+    }
+    return orphans
   }
 
   async list(pool: string): Promise<Assignment[]> {
@@ -112,13 +121,15 @@ export class MemorySharedStore implements SharedStore {
     }
   }
 
-  private add(st: PoolState, room: string, member: string, expiry: number): void {
+  /** Records an entry; true when it was not there. */
+  private add(st: PoolState, room: string, member: string, expiry: number): boolean {
     let members = st.presence.get(room)
     if (!members) st.presence.set(room, (members = new Map()))
     const isNew = !members.has(member)
     members.set(member, expiry)
     const node = st.assign.get(room)
     if (isNew && node !== undefined) this.count(st, node, member, 1)
+    return isNew
   }
 
   private count(st: PoolState, node: string, member: string, by: number): void {

@@ -5,6 +5,9 @@ import { presenceMember } from './choose.js'
 import { CLEAN_LUA, LIST_LUA, PLACE_LUA, RECOUNT_LUA, RELEASE_LUA, TOUCH_LUA } from './shared-lua.js'
 import type { Assignment, PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
+/** Rooms the cleaner visits per tick at most (a backlog clears over the next ticks). */
+export const CLEAN_BATCH = 1_000
+
 /** Seed 003's assignments and presence in Redis; every change is one Lua script. */
 export class RedisSharedStore implements SharedStore {
   private readonly placeScript
@@ -15,30 +18,33 @@ export class RedisSharedStore implements SharedStore {
   private readonly recountScript
 
   constructor(redis: Redis) {
-    this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 3)
-    this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 2)
-    this.touchScript = defineScript<number>(redis, 'rgTouch', TOUCH_LUA, 0)
-    this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 3)
+    this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 4)
+    this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 3)
+    this.touchScript = defineScript<number[]>(redis, 'rgTouch', TOUCH_LUA, 0)
+    this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 4)
     this.listScript = defineScript<Array<string | number>>(redis, 'rgList', LIST_LUA, 2)
-    this.recountScript = defineScript<number>(redis, 'rgRecount', RECOUNT_LUA, 2)
+    this.recountScript = defineScript<number>(redis, 'rgRecount', RECOUNT_LUA, 3)
   }
 
   async place(
     pool: SharedPoolSpec,
     room: string,
     presence?: { user: string; holder: string; ttlMs: number },
+    prefer?: string,
   ): Promise<PlaceResult> {
     const [node, created] = await this.placeScript(
       keys.assignments(pool.name),
       keys.lastUsed(pool.name),
       keys.nodeRooms(pool.name),
+      keys.due(pool.name),
       room,
       keys.presencePrefix(pool.name),
       keys.nodeUsersPrefix(pool.name),
       pool.strategy,
       pool.capacity,
       presence ? presenceMember(presence.user, presence.holder) : '',
-      presence?.ttlMs ?? 0,
+      Math.round(presence?.ttlMs ?? 0),
+      prefer ?? '',
       ...pool.nodes,
     )
     return { node, created: created === 1 }
@@ -48,6 +54,7 @@ export class RedisSharedStore implements SharedStore {
     await this.releaseScript(
       keys.assignments(e.pool),
       keys.lastUsed(e.pool),
+      keys.due(e.pool),
       e.room,
       keys.presence(e.pool, e.room),
       presenceMember(e.user, e.holder),
@@ -55,13 +62,21 @@ export class RedisSharedStore implements SharedStore {
     )
   }
 
-  async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
-    if (entries.length === 0) return
+  async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+    if (entries.length === 0) return []
     const args: string[] = []
     for (const e of entries) {
-      args.push(keys.assignments(e.pool), e.room, keys.presence(e.pool, e.room), presenceMember(e.user, e.holder), keys.nodeUsersPrefix(e.pool))
+      args.push(
+        keys.assignments(e.pool),
+        keys.due(e.pool),
+        e.room,
+        keys.presence(e.pool, e.room),
+        presenceMember(e.user, e.holder),
+        keys.nodeUsersPrefix(e.pool),
+      )
     }
-    await this.touchScript(Math.round(ttlMs), ...args)
+    const orphans = await this.touchScript(Math.round(ttlMs), ...args)
+    return orphans.map((i) => entries[i - 1]!)
   }
 
   async list(pool: string): Promise<Assignment[]> {
@@ -77,9 +92,11 @@ export class RedisSharedStore implements SharedStore {
       keys.assignments(pool),
       keys.lastUsed(pool),
       keys.nodeRooms(pool),
+      keys.due(pool),
       keys.presencePrefix(pool),
       keys.nodeUsersPrefix(pool),
       Math.round(idleMs),
+      CLEAN_BATCH,
     )
   }
 
@@ -87,6 +104,7 @@ export class RedisSharedStore implements SharedStore {
     await this.recountScript(
       keys.assignments(pool.name),
       keys.nodeRooms(pool.name),
+      keys.due(pool.name),
       keys.presencePrefix(pool.name),
       keys.nodeUsersPrefix(pool.name),
       ...pool.nodes,

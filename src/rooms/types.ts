@@ -31,8 +31,13 @@ export interface ExclusiveStore {
   writeProgress(room: string, node: string, duration: string, progress: string): Promise<boolean>
   /** Deletes the mapping (freeing its node) if it is still on `node` in `state`. */
   removeIf(pool: string, room: string, node: string, state: Mapping['state']): Promise<boolean>
-  /** Sets the state back (a node call failed) if the room is still on `node` in `from`. */
-  setStateIf(room: string, node: string, from: Mapping['state'], to: Mapping['state']): Promise<boolean>
+  /**
+   * Finds mappings written outside roomgate (by hand, by seed 000's own
+   * service, or before the pool was renamed) whose node is in `nodes`, and
+   * makes them hold their node. Returns those adopted, and the rooms whose
+   * node another mapping already holds.
+   */
+  adopt(pool: string, nodes: readonly string[]): Promise<{ adopted: Mapping[]; conflicts: Mapping[] }>
 }
 
 export interface SharedPoolSpec {
@@ -67,15 +72,25 @@ export interface PlaceResult {
 
 export interface SharedStore {
   /**
-   * Atomically: the room's node (sticky), or a node chosen by the pool's
-   * strategy. Marks the room used now; with `presence`, also records it
-   * (expiring after `ttlMs` unless touched).
+   * Atomically: the room's node (sticky), or for a new room `prefer` when it
+   * is in the pool, else a node chosen by the pool's strategy. Marks the room
+   * used now; with `presence`, also records it (expiring after `ttlMs`, an
+   * integer, unless touched).
    */
-  place(pool: SharedPoolSpec, room: string, presence?: { user: string; holder: string; ttlMs: number }): Promise<PlaceResult>
+  place(
+    pool: SharedPoolSpec,
+    room: string,
+    presence?: { user: string; holder: string; ttlMs: number },
+    prefer?: string,
+  ): Promise<PlaceResult>
   /** Ends one presence entry; the room counts as used now. */
   release(entry: PresenceEntry): Promise<void>
-  /** Extends presence entries by `ttlMs` (recreating any that expired). */
-  touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<void>
+  /**
+   * Extends presence entries by `ttlMs` (recreating any that expired). Returns
+   * the entries recreated in a room that has no assignment any more (dropped
+   * while their holder could not renew them): the holder must place them again.
+   */
+  touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]>
   list(pool: string): Promise<Assignment[]>
   get(pool: string, room: string): Promise<Assignment | undefined>
   /** Drops expired presence, and the assignment of rooms idle for `idleMs`. Returns the rooms dropped. */

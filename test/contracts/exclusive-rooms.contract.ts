@@ -65,15 +65,6 @@ export function exclusiveRoomsContract(name: string, create: () => Promise<Exclu
       expect(await f.store.start(pool, b, ['10.0.0.1'])).toEqual({ status: 'created', node: '10.0.0.1' })
     })
 
-    it('sets a state back only from the expected state', async () => {
-      const a = unique('a')
-      await f.store.start(pool, a, nodes)
-      await f.store.stop(a)
-      expect(await f.store.setStateIf(a, '10.0.0.1', 'started', 'stopped')).toBe(false)
-      expect(await f.store.setStateIf(a, '10.0.0.1', 'stopped', 'started')).toBe(true)
-      expect((await f.store.get(a))?.state).toBe('started')
-    })
-
     it('lists the mappings of a pool', async () => {
       const [a, b] = [unique('a'), unique('b')]
       await f.store.start(pool, a, nodes)

@@ -106,12 +106,21 @@ describe('seed 000 API', () => {
   it('answers 404 for an unknown room and 400 for a bad room id, writing nothing', async () => {
     expect((await call('GET', '/progress?room=nope')).body).toMatchObject({ code: 'room_not_found' })
     expect((await call('POST', '/stop?room=nope')).status).toBe(404)
-    for (const q of ['', '?room=', '?room=a%7Cb', `?room=${'x'.repeat(129)}`, '?room=a%20b', '?room=%C3%A9']) {
+    for (const q of ['', '?room=', '?room=a%7Cb', `?room=${'x'.repeat(129)}`, '?room=a%20b', '?room=%C3%A9', '?room=..', '?room=.']) {
       expect((await call('POST', `/start${q}`)).status, q).toBe(400)
     }
     const r = redis.client()
     expect(await r.keys('room:*')).toEqual([])
     r.disconnect()
+  })
+
+  it('never marks a room stopped that its gateway did not stop, so the monitor cannot free it', async () => {
+    await call('POST', '/start?room=math101')
+    await gws.stop('127.0.0.2') // unreachable: the stop call fails, and polls fail
+    expect((await call('POST', '/stop?room=math101')).body).toMatchObject({ code: 'node_call_failed' })
+    for (let i = 0; i < 3; i++) await gate.server.rooms.monitor!.tick()
+    expect((await call('GET', '/progress?room=math101')).body.state).toBe('started')
+    expect((await call('POST', '/start?room=physics')).body.gateway).toBe('127.0.0.3')
   })
 
   it('undoes a start the gateway refused, and a stop it refused', async () => {
@@ -135,6 +144,25 @@ describe('seed 000 API', () => {
       { room: 'math101', gateway: '127.0.0.2', state: 'started', recording_duration: '', transcript_progress: '' },
       { room: 'physics', gateway: '127.0.0.3', state: 'stopped', recording_duration: '', transcript_progress: '' },
     ])
+  })
+})
+
+describe('mappings written outside roomgate', () => {
+  it('adopts them when a leader takes over: they hold their gateway, are listed and monitored', async () => {
+    const r = redis.client()
+    await gate.close()
+    // Written by seed 000's own service, or by hand: no index entry.
+    await r.set('room:math101', '127.0.0.2|started|00:02:43|80%')
+    gate = await startGate(settings({ monitorIntervalMs: 60_000 }), { REDIS_URL: redis.url })
+    await gate.server.rooms.monitor!.tick()
+    expect(gate.logs.some((l) => l.includes('adopted mappings written outside roomgate'))).toBe(true)
+    expect(gws.polls('127.0.0.2')).toBeGreaterThan(0)
+    expect((await call('POST', '/start?room=physics')).body.gateway).toBe('127.0.0.3')
+    expect((await call('GET', '/status')).body.rooms).toEqual([
+      { room: 'math101', gateway: '127.0.0.2', state: 'started', recording_duration: '', transcript_progress: '' },
+      { room: 'physics', gateway: '127.0.0.3', state: 'started', recording_duration: '', transcript_progress: '' },
+    ])
+    r.disconnect()
   })
 })
 

@@ -53,7 +53,7 @@ describe('POST /v2/room_server', () => {
 
   it('answers 400 to a bad body and writes nothing', async () => {
     const gate = await onRedis()
-    for (const body of ['{', {}, { room: null }, { room: {} }, { room: 'a|b' }, { room: '' }, { room: 1e21 }, { room: 1, extra: true }, { room: 1, pool: 'nope' }]) {
+    for (const body of ['{', {}, { room: null }, { room: {} }, { room: 'a|b' }, { room: '' }, { room: '..' }, { room: 1e21 }, { room: 1, extra: true }, { room: 1, pool: 'nope' }]) {
       const res = await json(gate, 'POST', '/v2/room_server', body)
       expect(res.status, JSON.stringify(body)).toBe(400)
       expect(res.body).toMatchObject({ success: false, code: 'bad_request' })
@@ -150,6 +150,56 @@ describe('presence', () => {
     expect((await json(gate, 'DELETE', '/v2/rooms/2171/presence/alice')).body).toEqual({ success: true, room: '2171', pool: 'janus', user: 'alice' })
     expect((await json(gate, 'GET', '/rooms/2171')).body.users).toBe(0)
     expect((await json(gate, 'PUT', '/v2/rooms/a%7Cb/presence/x')).status).toBe(400)
+    expect((await json(gate, 'GET', '/rooms/2171?pool=nope')).status).toBe(400)
+  })
+
+  it('keeps presence for the second connection of a user when the first leaves while it joins', async () => {
+    const gate = await onRedis()
+    const [a, b] = await Promise.all([device(gate, 'phone'), device(gate, 'laptop')])
+    await a.request('room.join', { room: 'shared', user_id: 'alice' })
+    await Promise.all([b.request('room.join', { room: 'shared', user_id: 'alice' }), a.request('room.leave', { room: 'shared' })])
+    expect((await json(gate, 'GET', '/rooms/shared')).body.users).toBe(1)
+    const r = redis.client()
+    expect(await r.zcard('rg:presence:janus:shared')).toBe(1)
+    r.disconnect()
+  })
+
+  it('drops a departed connection at once even when Redis cannot be told', async () => {
+    const gate = await onRedis({ rooms: { presenceTtlSeconds: 1 }, redis: { commandTimeoutMs: 300 } })
+    const d = await device(gate, 'flaky')
+    await d.request('room.join', { room: 'r1' })
+    await d.request('room.join', { room: 'r2' })
+    redis.pause()
+    try {
+      d.close()
+      await waitFor(() => gate.server.rooms.presence.size === 0, 2_000, 'local presence to go')
+    } finally {
+      redis.resume()
+    }
+    // Nothing renews the entries any more: they expire.
+    await waitFor(async () => (await json(gate, 'GET', '/rooms/r2')).body.users === 0, 5_000, 'entries to expire')
+  })
+
+  it('takes a fractional TTL on the Redis engine', async () => {
+    const gate = await onRedis({ rooms: { presenceTtlSeconds: 16.1 } })
+    const d = await device(gate, 'd')
+    expect((await d.request('room.join', { room: 'r' })).type).toBe('response')
+    expect((await json(gate, 'PUT', '/v2/rooms/r/presence/u')).body.expiresInSeconds).toBe(16.1)
+  })
+
+  it('places a room again on its node when the store lost it while its users were still there', async () => {
+    const gate = await onRedis({ rooms: { presenceTtlSeconds: 1 } })
+    const d = await device(gate, 'd')
+    await d.request('room.join', { room: 'lost' })
+    await json(gate, 'POST', '/v2/room_server', { room: 'other' })
+    const r = redis.client()
+    // As after a partition longer than TTL + idle timeout: the cleaner dropped the room.
+    await r.hdel('rg:assign:janus', 'lost')
+    await r.del('rg:presence:janus:lost')
+    await waitFor(async () => (await json(gate, 'GET', '/rooms/lost')).status === 200, 3_000, 'the room to be placed again')
+    expect((await json(gate, 'GET', '/rooms/lost')).body).toMatchObject({ node: 'gxy1', users: 1 })
+    expect(d.messages.filter((m) => m.event === 'room.moved')).toEqual([])
+    r.disconnect()
   })
 
   it("expires a crashed instance's users, then releases their rooms", async () => {
