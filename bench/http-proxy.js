@@ -1,63 +1,241 @@
-// Scenario http-proxy: a small JSON GET through roomgate (auth and rate
-// limit on, limits far above the load), @fastify/http-proxy and directly, each
-// driven by wrk; medians of several short rounds and paired ratios.
+// Scenario http-proxy: requests through each proxy to one Node upstream,
+// driven by wrk; medians of several short rounds and paired per-round ratios.
+// Systems: `direct` (no proxy), roomgate (auth and rate limit on, limits far
+// above the load), nginx (1 worker, upstream keepalive), haproxy (1 thread,
+// http-reuse always), @fastify/http-proxy and the `http-proxy` npm package
+// (keep-alive agent). Three kinds of request, each its own scenario in the
+// results: a small JSON GET, a 16 KiB POST and a 1 MiB GET; during the 1 MiB
+// runs roomgate's RSS is sampled to show the answer is streamed, not buffered.
+// A peer that is not installed or does not start is reported as missing.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, median, pinning, startProcess, wrk } from './lib.js'
+import { freePort, median, otherBenchRuns, pinning, rssMb, sampleRss, startCommand, startProcess, stop, wrkAsync } from './lib.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 
-export async function httpProxyScenario({ rounds, seconds, connections }) {
-  const upstream = await startProcess([here('./servers/upstream.js')], {})
-  const upstreamUrl = `http://127.0.0.1:${upstream.port}`
+/** Table order; `against` are the peers every system is compared with. */
+export const SYSTEMS = ['direct', 'roomgate', 'nginx', 'haproxy', '@fastify/http-proxy', 'http-proxy']
+const AGAINST = ['@fastify/http-proxy', 'nginx']
 
-  const rgPort = await freePort()
-  await startProcess(
-    [here('../bin/roomgate.js'), 'start', '--config', here('./roomgate.yaml')],
-    { PORT: String(rgPort), MEASUREMENT_URL: upstreamUrl, REDIS_URL: '' },
-    `http://127.0.0.1:${rgPort}/readyz`,
-  )
-  const fastify = await startProcess([here('./servers/fastify-http-proxy.js')], { UPSTREAM: upstreamUrl })
+export const KINDS = [
+  { scenario: 'http-proxy', label: 'GET, small JSON answer', path: '/v1/measurement/items?id=1' },
+  {
+    scenario: 'http-proxy-post-16k',
+    label: 'POST of a 16 KiB JSON body (read in full by the upstream), small JSON answer',
+    path: '/v1/measurement/items?id=1',
+    script: here('./servers/post-16k.lua'),
+  },
+  { scenario: 'http-proxy-get-1m', label: 'GET, 1 MiB answer', path: '/v1/measurement/blob-1m', rss: true },
+]
 
-  const systems = {
-    direct: `${upstreamUrl}/v1/measurement/items?id=1`,
-    roomgate: `http://127.0.0.1:${rgPort}/v1/measurement/items?id=1`,
-    '@fastify/http-proxy': `http://127.0.0.1:${fastify.port}/v1/measurement/items?id=1`,
-  }
-  const headers = { authorization: 'Bearer bench-token' }
+const fill = (template, fields) =>
+  readFileSync(template, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k) => {
+    if (!(k in fields)) throw new Error(`${template}: no value for {{${k}}}`)
+    return fields[k]
+  })
 
-  // Warm-up: JIT, pools, keep-alive sockets.
-  for (const url of Object.values(systems)) wrk(url, { connections, seconds: 1, headers })
+/** Peers bench/setup.sh could not install. */
+function notInstalled() {
+  const file = here('./peers/missing.txt')
+  if (!existsSync(file)) return new Set()
+  return new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean))
+}
 
-  const samples = Object.fromEntries(Object.keys(systems).map((s) => [s, []]))
-  const entries = Object.entries(systems)
-  for (let r = 0; r < rounds; r++) {
-    const order = entries.map((_, i) => entries[(i + r) % entries.length])
-    for (const [name, url] of order) {
-      const result = wrk(url, { connections, seconds, headers })
-      if (result.non2xx > 0 || result.socketErrors) {
-        throw new Error(`${name}: ${result.non2xx} non-2xx answers, socket errors: ${result.socketErrors ?? 'none'}`)
+function version(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  return r.status === 0 ? `${r.stdout}${r.stderr}`.split('\n')[0].trim() : undefined
+}
+
+export async function httpProxyScenario({ rounds, seconds, connections, quick = false }) {
+  const began = performance.now()
+  const procs = []
+  const prefix = mkdtempSync(join(tmpdir(), 'roomgate-bench-'))
+  try {
+    const upstream = await startProcess([here('./servers/upstream.js')], {})
+    procs.push(upstream.proc)
+    const upstreamHost = `127.0.0.1:${upstream.port}`
+    const upstreamUrl = `http://${upstreamHost}`
+
+    const rgPort = await freePort()
+    const roomgate = await startProcess(
+      [here('../bin/roomgate.js'), 'start', '--config', here('./roomgate.yaml')],
+      { PORT: String(rgPort), MEASUREMENT_URL: upstreamUrl, REDIS_URL: '' },
+      `http://127.0.0.1:${rgPort}/readyz`,
+    )
+    procs.push(roomgate.proc)
+    const rssAtReady = rssMb(roomgate.proc.pid)
+
+    /** name -> base URL, or {missing: why} */
+    const bases = { direct: upstreamUrl, roomgate: `http://127.0.0.1:${rgPort}` }
+    const missing = {}
+    const nodePeerPids = {}
+    const uninstalled = notInstalled()
+    const peer = async (name, start) => {
+      if (uninstalled.has(name)) {
+        missing[name] = 'not installed (bench/peers/missing.txt)'
+        return
       }
-      samples[name].push(result)
-      process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(result.rps)} req/s\n`)
+      try {
+        const { proc, base } = await start()
+        procs.push(proc)
+        bases[name] = base
+      } catch (err) {
+        missing[name] = `did not start: ${err.message}`
+      }
     }
-  }
+    const ready = (base) => `${base}${KINDS[0].path}`
 
-  const figures = {}
-  for (const [name, runs] of Object.entries(samples)) {
-    figures[name] = {
-      rps: Math.round(median(runs.map((x) => x.rps))),
-      p50_ms: Number(median(runs.map((x) => x.p50_ms)).toFixed(3)),
-      p99_ms: Number(median(runs.map((x) => x.p99_ms)).toFixed(3)),
+    await peer('nginx', async () => {
+      const port = await freePort()
+      const conf = join(prefix, 'nginx.conf')
+      writeFileSync(conf, fill(here('./servers/nginx.conf.template'), { PREFIX: prefix, PORT: port, UPSTREAM: upstreamHost }))
+      const base = `http://127.0.0.1:${port}`
+      const { proc } = await startCommand('nginx', ['-g', 'daemon off;', '-e', 'stderr', '-c', conf, '-p', prefix], { readyUrl: ready(base) })
+      return { proc, base }
+    })
+    await peer('haproxy', async () => {
+      const port = await freePort()
+      const cfg = join(prefix, 'haproxy.cfg')
+      writeFileSync(cfg, fill(here('./servers/haproxy.cfg.template'), { PORT: port, UPSTREAM: upstreamHost }))
+      const base = `http://127.0.0.1:${port}`
+      const { proc } = await startCommand('haproxy', ['-f', cfg, '-db'], { readyUrl: ready(base) })
+      return { proc, base }
+    })
+    await peer('@fastify/http-proxy', async () => {
+      const { proc, port } = await startProcess([here('./servers/fastify-http-proxy.js')], { UPSTREAM: upstreamUrl })
+      nodePeerPids['@fastify/http-proxy'] = proc.pid
+      return { proc, base: `http://127.0.0.1:${port}` }
+    })
+    await peer('http-proxy', async () => {
+      const { proc, port } = await startProcess([here('./servers/node-http-proxy.js')], { UPSTREAM: upstreamUrl })
+      nodePeerPids['http-proxy'] = proc.pid
+      return { proc, base: `http://127.0.0.1:${port}` }
+    })
+    for (const [name, why] of Object.entries(missing)) process.stderr.write(`http-proxy: ${name} is missing: ${why}\n`)
+
+    const running = SYSTEMS.filter((s) => bases[s] !== undefined)
+    const headers = { authorization: 'Bearer bench-token' }
+    // Another benchmark running at the same time skews every figure: noted
+    // (settings.contended_by) and printed, never hidden.
+    const contendedBy = new Set()
+    const run = async (name, kind, secs, warmup = false) => {
+      for (let attempt = 1; ; attempt++) {
+        for (const cmd of otherBenchRuns()) contendedBy.add(cmd)
+        const result = await wrkAsync(`${bases[name]}${kind.path}`, { connections, seconds: secs, headers, script: kind.script })
+        if (result.non2xx > 0 || (result.socketErrors && !warmup)) {
+          throw new Error(`${kind.scenario} ${name}: ${result.non2xx} non-2xx answers, socket errors: ${result.socketErrors ?? 'none'}`)
+        }
+        // Not one answer in the whole run (seen once while another benchmark
+        // loaded the machine): retried once, then an error, never a 0 figure.
+        if (result.rps > 0 || warmup) return result
+        if (attempt === 2) throw new Error(`${kind.scenario} ${name}: no answer in ${secs} s, twice`)
+        process.stderr.write(`${kind.scenario} ${name}: no answer in ${secs} s, running again\n`)
+      }
     }
+
+    // Node peers whose pid is the proxy itself: their RSS is sampled beside
+    // roomgate's during the 1 MiB runs, for comparison.
+    const nodePids = { roomgate: roomgate.proc.pid, ...nodePeerPids }
+
+    const kinds = []
+    for (const [k, kind] of KINDS.entries()) {
+      // A quick run gives the two bigger kinds half the time (at least 1 s), to
+      // stay near a minute in all; the small GET carries the targets.
+      const secs = quick && k > 0 ? Math.max(1, Math.floor(seconds / 2)) : seconds
+      const rss = kind.rss ? Object.fromEntries(Object.entries(nodePids).map(([n, pid]) => [n, sampleRss(pid, 200)])) : undefined
+      // Warm-up (JIT on this kind's path, pools, keep-alive sockets): 1 s per
+      // system, one after the other; a quick run warms them all at once for 1 s
+      // (each gets a share of the server CPU, enough for the JIT). Only wrong
+      // answers count here: timeouts under the shared load do not.
+      if (quick) await Promise.all(running.map((name) => run(name, kind, 1, true)))
+      else for (const name of running) await run(name, kind, 1, true)
+
+      const samples = Object.fromEntries(running.map((s) => [s, []]))
+      for (let r = 0; r < rounds; r++) {
+        // Order rotated each round: a neighbour's burst lands on every system alike.
+        const order = running.map((_, i) => running[(i + r) % running.length])
+        for (const name of order) {
+          const result = await run(name, kind, secs)
+          samples[name].push(result)
+          process.stderr.write(`${kind.scenario} round ${r + 1}/${rounds} ${name}: ${Math.round(result.rps)} req/s\n`)
+        }
+      }
+
+      const figures = {}
+      for (const name of SYSTEMS) {
+        const runs = samples[name]
+        if (!runs) {
+          figures[name] = { missing: true }
+          continue
+        }
+        figures[name] = {
+          rps: Math.round(median(runs.map((x) => x.rps))),
+          p50_ms: Number(median(runs.map((x) => x.p50_ms)).toFixed(3)),
+          p99_ms: Number(median(runs.map((x) => x.p99_ms)).toFixed(3)),
+        }
+      }
+      let rssSamples
+      if (rss) {
+        for (const [name, sampler] of Object.entries(rss)) {
+          const m = sampler.stop()
+          if (name === 'roomgate') rssSamples = m.samples
+          Object.assign(figures[name], {
+            rss_mb_start: Number(m.start_mb.toFixed(1)),
+            rss_mb_max: Number(m.max_mb.toFixed(1)),
+            rss_mb_end: Number(m.end_mb.toFixed(1)),
+          })
+        }
+      }
+      // Paired ratios: each round runs every system back to back, so the median
+      // of the per-round ratios cancels the machine's drift better than a ratio
+      // of medians. null when either side is missing.
+      const paired = Object.fromEntries(
+        AGAINST.map((peerName) => [
+          peerName,
+          Object.fromEntries(
+            SYSTEMS.map((name) => [
+              name,
+              samples[name] && samples[peerName]
+                ? Number(median(samples[name].map((x, r) => x.rps / samples[peerName][r].rps)).toFixed(2))
+                : null,
+            ]),
+          ),
+        ]),
+      )
+      kinds.push({
+        scenario: kind.scenario,
+        label: kind.label,
+        seconds: secs,
+        figures,
+        ratios: { against: AGAINST, paired_median: paired },
+        ...(rss ? { rss_samples: rssSamples } : {}),
+      })
+    }
+
+    return {
+      kinds,
+      settings: {
+        rounds,
+        seconds,
+        connections,
+        warmup: quick ? '1 s per kind, all systems at once' : '1 s per system and kind',
+        pinning,
+        missing,
+        versions: {
+          node: process.version,
+          nginx: version('nginx', ['-v']),
+          haproxy: version('haproxy', ['-v']),
+        },
+        roomgate_rss_mb_at_ready: Number(rssAtReady.toFixed(1)),
+        contended_by: [...contendedBy],
+        elapsed_s: Math.round((performance.now() - began) / 1000),
+      },
+    }
+  } finally {
+    await Promise.all(procs.map(stop))
+    rmSync(prefix, { recursive: true, force: true })
   }
-  // Paired ratios: each round runs every system back to back, so the median of
-  // the per-round ratios cancels the machine's drift better than a ratio of medians.
-  const peer = '@fastify/http-proxy'
-  const ratios = Object.fromEntries(
-    Object.keys(samples).map((name) => [
-      name,
-      Number(median(samples[name].map((x, r) => x.rps / samples[peer][r].rps)).toFixed(2)),
-    ]),
-  )
-  return { settings: { rounds, seconds, connections, pinning }, figures, ratios: { against: peer, paired_median: ratios } }
 }

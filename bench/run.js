@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { children, stop } from './lib.js'
 import { httpProxyScenario } from './http-proxy.js'
+import { jobsScenario } from './jobs.js'
 import { placementScenario } from './placement.js'
+import { sseFanoutScenario } from './sse-fanout.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values } = parseArgs({
@@ -35,13 +37,31 @@ async function main() {
   const result = { date: new Date().toISOString(), node: process.version, scenarios: {}, ratios: {}, settings: {} }
 
   if (wanted('http-proxy')) {
-    const r = await httpProxyScenario({ rounds, seconds, connections })
-    result.scenarios['http-proxy'] = r.figures
-    result.ratios['http-proxy'] = r.ratios
-    result.settings['http-proxy'] = r.settings
-    console.log(`\nhttp-proxy: GET small JSON, ${connections} connections, ${rounds} rounds x ${seconds}s, median; ${r.settings.pinning}`)
-    console.log(table([['system', 'req/s', 'p50 ms', 'p99 ms', `vs ${r.ratios.against}`],
-      ...Object.entries(r.figures).map(([name, f]) => [name, f.rps, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), `${r.ratios.paired_median[name].toFixed(2)}x`])]))
+    // Three kinds of request x six systems per round: its own round count
+    // (quick 2 x 2 s, full 5 x 4 s) keeps --quick near a minute.
+    const hpRounds = Number(values.rounds ?? (values.quick ? 2 : 5))
+    const r = await httpProxyScenario({ rounds: hpRounds, seconds, connections, quick: values.quick })
+    const s = r.settings
+    const x = (v) => (v === null ? '-' : `${v.toFixed(2)}x`)
+    for (const k of r.kinds) {
+      result.scenarios[k.scenario] = k.figures
+      result.ratios[k.scenario] = k.ratios
+      result.settings[k.scenario] = { ...s, request: k.label }
+      const [a, b] = k.ratios.against
+      console.log(`\n${k.scenario}: ${k.label}; ${connections} connections, ${hpRounds} rounds x ${k.seconds}s, median; ${s.pinning}`)
+      console.log(table([['system', 'req/s', 'p50 ms', 'p99 ms', `vs ${a.split('/')[0]}`, `vs ${b}`],
+        ...Object.entries(k.figures).map(([name, f]) => (f.missing ? [name, 'missing', '', '', '', '']
+          : [name, f.rps, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), x(k.ratios.paired_median[a][name]), x(k.ratios.paired_median[b][name])]))]))
+      const rg = k.figures.roomgate
+      if (rg.rss_mb_max !== undefined) {
+        console.log(`  roomgate RSS over these runs (every 200 ms, ${k.rss_samples} samples): ${rg.rss_mb_start} MiB at start, ${rg.rss_mb_max} MiB max, ${rg.rss_mb_end} MiB at end (${s.roomgate_rss_mb_at_ready} MiB when ready)`)
+        const others = Object.entries(k.figures).filter(([n, f]) => n !== 'roomgate' && f.rss_mb_max !== undefined)
+        if (others.length) console.log(`  the same for ${others.map(([n, f]) => `${n}: ${f.rss_mb_start} -> max ${f.rss_mb_max} MiB`).join(', ')}`)
+      }
+    }
+    console.log('  vs: median of per-round ratios of req/s; target (small GET): roomgate >= 1.5x @fastify/http-proxy and >= 0.5x nginx')
+    for (const [name, why] of Object.entries(s.missing)) console.log(`  ${name} missing: ${why.split('\n')[0]}`)
+    if (s.contended_by.length) console.log(`  WARNING: another benchmark ran meanwhile, figures are skewed: ${s.contended_by.join('; ')}`)
   }
 
   if (wanted('placement')) {
@@ -51,6 +71,75 @@ async function main() {
     console.log(`\nplacement: ${r.rooms} new rooms with one user each on 12 nodes, then sticky hits`)
     console.log(table([['engine', 'new/s', 'sticky/s'], ...Object.entries(r.figures).map(([name, f]) => [name, f.ops_per_s, f.sticky_ops_per_s])]))
   }
+
+  if (wanted('jobs')) {
+    const r = await jobsScenario({ quick: values.quick })
+    if (r.skipped) console.log(`\n${r.skipped}`)
+    else {
+      const s = r.settings
+      result.scenarios.jobs = r.figures
+      result.ratios.jobs = r.ratios
+      result.settings.jobs = s
+      console.log(`\njobs: one cache job over ${s.files} files (${s.big_files}, ${s.small_files}) vs cat on the same files, median of ${s.rounds} rounds`)
+      console.log('  every file is in the page cache: this measures the reading path, not the disk; cat-p4 = 4 cats at a time')
+      console.log(table([['system', 'MiB/s', `vs ${r.ratios.against}`],
+        ...Object.entries(r.figures).map(([name, f]) => [name, f.mb_per_s, `${(f.mb_per_s / r.figures[r.ratios.against].mb_per_s).toFixed(2)}x`])]))
+      console.log(`  roomgate by the job's own timestamps (no 50 ms polling): ${r.figures.roomgate.job_mb_per_s} MiB/s; target roomgate >= ${r.ratios.target}x cat`)
+    }
+  }
+
+  if (wanted('sse-fanout')) {
+    const r = await sseFanoutScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    const s = r.settings
+    result.scenarios['sse-fanout'] = r.figures
+    result.ratios['sse-fanout'] = r.ratios
+    result.settings['sse-fanout'] = s
+    console.log(`\nsse-fanout: one change (${s.frame_bytes}-byte frame) to ${s.subscribers} SSE subscribers on ${s.clients} client processes, median of ${s.rounds} rounds; ${s.pinning}`)
+    if (s.subscribers < s.subscribers_wanted) console.log(`  capped from ${s.subscribers_wanted} by ulimit -n ${s.fd_limit}`)
+    console.log(table([['system', 'deliveries/s', 'p50 ms', 'p99 ms', 'KiB/conn', 'KiB/conn+', `vs ${r.ratios.against}`],
+      ...Object.entries(r.figures).map(([name, f]) => [name, f.deliveries_per_s, f.p50_ms.toFixed(1), f.p99_ms.toFixed(1), f.server_kb_per_conn.toFixed(1),
+        f.server_kb_per_conn_marginal.toFixed(1), `${(name === r.ratios.against ? 1 : r.ratios[name]).toFixed(2)}x`])]))
+    console.log(`  deliveries/s: subscribers / (last arrival - change sent), vs: paired median; KiB/conn: server RSS growth / subscribers, +: past the first tenth`)
+    console.log(`  node-sse writes the frame to every socket in ${r.figures['node-sse'].server_write_ms} ms (median); misses: ${Object.entries(r.figures).map(([n, f]) => `${n} ${f.misses}`).join(', ')}`)
+  }
+
+  if (wanted('ws-events')) {
+    const { wsEventsScenario } = await import('./ws-events.js')
+    const r = await wsEventsScenario({ rounds, seconds, connections })
+    const s = r.settings
+    result.scenarios['ws-events'] = r.figures
+    result.ratios['ws-events'] = r.ratios
+    result.settings['ws-events'] = s
+    console.log(`\nws-events: ${s.event} round trips through /ws to a node:http upstream, ${s.connections} connections x ${s.in_flight_per_connection} in flight, ${s.rounds} rounds x ${s.seconds}s, median; ${s.pinning}`)
+    console.log(table([['system', 'msgs/s', 'p50 ms', 'p99 ms', `vs ${r.ratios.against}`],
+      ...Object.entries(r.figures).map(([name, f]) => [name, f.msgs_per_s, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), `${(name === r.ratios.against ? 1 : r.ratios[name]).toFixed(2)}x`])]))
+    console.log(`  ws: a plain ws server relaying to the same upstream with an undici Pool (the floor); vs: paired median of per-round ratios`)
+  }
+
+  if (wanted('ws-fanout')) {
+    const { wsFanoutScenario } = await import('./ws-fanout.js')
+    const r = await wsFanoutScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    const s = r.settings
+    const x = r.ratios
+    const peers = Object.keys(x.deliveries_per_s)
+    const times = (v) => (v === null ? '-' : `${v.toFixed(2)}x`)
+    result.scenarios['ws-fanout'] = r.figures
+    result.ratios['ws-fanout'] = x
+    result.settings['ws-fanout'] = s
+    console.log(`\nws-fanout: one broadcast to ${s.connections} WebSocket clients on ${s.clients} client processes, median of ${s.rounds} rounds; ${s.pinning}`)
+    if (s.connections < s.connections_wanted) console.log(`  capped from ${s.connections_wanted} by ulimit -n ${s.fd_limit}`)
+    console.log(table([['system', 'deliveries/s', 'p50 ms', 'p99 ms', 'KiB/conn', 'KiB/conn+', ...peers.map((p) => `rg vs ${p}`)],
+      ...Object.entries(r.figures).map(([name, f]) => (f.missing ? [name, 'missing', '', '', '', '', ...peers.map(() => '')]
+        : [name, f.deliveries_per_s, f.p50_ms.toFixed(1), f.p99_ms.toFixed(1), f.server_kb_per_conn.toFixed(1), f.server_kb_per_conn_marginal.toFixed(1),
+          ...peers.map((p) => (name === 'roomgate' ? times(x.deliveries_per_s[p]) : ''))]))]))
+    console.log(`  deliveries/s: clients / (last arrival - broadcast sent); rg vs: paired median of roomgate's per-round ratios; KiB/conn: server RSS growth / connections after GC, +: past the first tenth`)
+    const verdict = (ok) => (ok === null ? 'not measured' : ok ? 'met' : 'MISSED')
+    console.log(`  targets: ${peers.map((p) => `>= ${x.targets[p]}x ${p} ${verdict(x.meets[`deliveries_per_s_vs_${p}`])}`).join(', ')}, <= ${x.targets.server_kb_per_conn} KiB/conn ${verdict(x.meets.server_kb_per_conn)}`)
+    const measured = Object.entries(r.figures).filter(([, f]) => !f.missing)
+    console.log(`  trigger answered after (median ms): ${measured.map(([n, f]) => `${n} ${f.answer_ms}`).join(', ')}; misses: ${measured.map(([n, f]) => `${n} ${f.misses}`).join(', ')}`)
+    for (const [name, why] of Object.entries(s.missing)) console.log(`  ${name} missing: ${why.split('\n')[0]}`)
+  }
+
 
   mkdirSync(here('./results'), { recursive: true })
   writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`)
