@@ -30,13 +30,16 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   )
 }
 
-/** A URL for a log line: user and password removed. */
+/** A URL for a log line or a client: user, password and query removed (a query may carry a token). */
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url)
     u.username = ''
     u.password = ''
-    return u.toString()
+    const query = u.search ? '?…' : ''
+    u.search = ''
+    u.hash = ''
+    return u.toString() + query
   } catch {
     return '[invalid url]'
   }

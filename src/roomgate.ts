@@ -27,6 +27,8 @@ export interface Roomgate {
 
 export interface StartOptions {
   logger?: Logger
+  /** Where secrets named by the config (`*Env`) are read; `process.env` by default. */
+  env?: NodeJS.ProcessEnv
 }
 
 export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
@@ -34,7 +36,7 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
   const engine = await createEngine(config, log)
   let server: Server | undefined
   try {
-    server = await buildServer(config, engine, log)
+    server = await buildServer(config, engine, log, options.env)
     await server.app.listen({ port: config.port, host: config.host })
     await server.start()
   } catch (err) {

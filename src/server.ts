@@ -17,6 +17,9 @@ import { ipRateLimit } from './ratelimit/http.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
 import { registerRooms, type Rooms } from './rooms/index.js'
 import { registerAssets } from './assets/index.js'
+import { Lucid, registerFeed, type Feed } from './feed/index.js'
+import { JOBS_RATE_LIMITED, registerJobs, type Jobs } from './jobs/index.js'
+import { registerStatus, type Status } from './status/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { Upstreams } from './upstream/pools.js'
 
@@ -24,6 +27,9 @@ export interface Server {
   app: FastifyInstance
   realtime: Realtime
   rooms: Rooms
+  jobs: Jobs
+  feed: Feed
+  status: Status
   upstreams: Upstreams
   registry: Registry
   /** Marks the instance as draining: readiness fails and new requests get 503. */
@@ -32,7 +38,7 @@ export interface Server {
   start(): Promise<void>
 }
 
-export async function buildServer(config: Config, engine: Engine, log: Logger): Promise<Server> {
+export async function buildServer(config: Config, engine: Engine, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   let closing = false
   const isClosing = () => closing
 
@@ -40,6 +46,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     loggerInstance: log as FastifyBaseLogger,
     // Per-request lines would cost more than the proxying at load; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger (with its redaction set-up) per request: on the proxy's
+    // hot path it cost more than the auth check. Handlers log with the fields they need.
+    childLoggerFactory: (logger) => logger,
     // Only the listed proxies are believed; `true` (believe anyone) is not offered.
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     // Our own 503 below keeps the error format; Fastify's would not.
@@ -99,6 +108,28 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
   const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit })
   if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
 
+  const lucid = new Lucid(config.jobs.backendWsUrl, log.child({ capability: 'backend-stats' }))
+  const jobs = registerJobs(app, {
+    config,
+    engine,
+    realtime,
+    registry,
+    log,
+    // The same bucket, refused in seed 002's words.
+    ipRateLimit: ipRateLimit({
+      limiter: 'http',
+      rule: config.rateLimit,
+      store: engine.rateLimits,
+      rejected: rateLimited.child('http'),
+      log,
+      message: JOBS_RATE_LIMITED,
+    }),
+    rateLimited,
+    backend: () => lucid.backend(),
+  })
+  const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
+  const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
+
   await registerProxy(app, {
     config,
     upstreams,
@@ -108,10 +139,10 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     rateLimit: ipLimit,
   })
 
-  // After the server has stopped and drained: loops, then pools.
+  // After the server has stopped and drained: loops, then pools. The loops are
+  // independent, and each may wait on a stalled Redis, so they stop together.
   app.addHook('onClose', async () => {
-    await rooms.close()
-    await realtime.close()
+    await Promise.all([status.close(), jobs.close(), feed.close(), rooms.close(), realtime.close()])
     processMetrics.close()
     await upstreams.close()
   })
@@ -120,6 +151,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     app,
     realtime,
     rooms,
+    jobs,
+    feed,
+    status,
     upstreams,
     registry,
     beginClose: () => {
@@ -128,6 +162,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger): 
     start: async () => {
       await realtime.start()
       rooms.start()
+      await jobs.start()
+      feed.start()
+      status.start()
     },
   }
 }

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net'
 import type { Config } from './schema.js'
 import { checkRooms } from './rooms-checks.js'
+import { checkHealthConfig } from '../health/specs.js'
 
 const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
 
@@ -66,6 +67,7 @@ export function checkConfig(config: Config): string[] {
   })
 
   problems.push(...checkRooms(config))
+  problems.push(...checkHealthConfig(config))
   return problems
 }
 

@@ -3,7 +3,8 @@
  * Names and meanings are the seeds' (seed 001 for the gateway), plus PORT,
  * HOST, REDIS_URL and LOG_LEVEL. An empty variable counts as unset.
  */
-export type EnvKind = 'string' | 'number' | 'integer' | 'list'
+/** `append`: the value is added to the list at `key` (the file's entries stay). */
+export type EnvKind = 'string' | 'number' | 'integer' | 'list' | 'append'
 
 export interface EnvVar {
   name: string
@@ -28,6 +29,16 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'HTTP_TIMEOUT_SECONDS', key: 'httpTimeoutSeconds', kind: 'number' },
   // `<serverPool>` is replaced by the name of `rooms.serverPool` when the config is built.
   { name: 'AVAILABLE_JANUS_SERVERS', key: 'rooms.pools.<serverPool>.nodes', kind: 'list' },
+  // Seed 002.
+  { name: 'API_GATEWAY_KEY', key: 'auth.apiKeys', kind: 'append' },
+  { name: 'JOBS_ROOT', key: 'jobs.root', kind: 'string' },
+  { name: 'CACHE_PROGRESS_FILE_THRESHOLD', key: 'jobs.progressFileThreshold', kind: 'integer' },
+  { name: 'CACHE_PROGRESS_TIME_THRESHOLD', key: 'jobs.progressTimeThresholdMs', kind: 'integer' },
+  { name: 'BACKEND_WS_URL', key: 'jobs.backendWsUrl', kind: 'string' },
+  { name: 'S3_HEALTH_BUCKET', key: 'health.s3.bucket', kind: 'string' },
+  { name: 'S3_REGION', key: 'health.s3.region', kind: 'string' },
+  { name: 'S3_ENDPOINT', key: 'health.s3.endpoint', kind: 'string' },
+  { name: 'S3_CHECK_INTERVAL', key: 'health.intervalMs', kind: 'integer' },
 ]
 
 export const SERVER_POOL_PLACEHOLDER = '<serverPool>'
@@ -39,6 +50,7 @@ export class EnvError extends Error {
 function parseValue(v: EnvVar, raw: string): unknown {
   switch (v.kind) {
     case 'string':
+    case 'append':
       return raw
     case 'list':
       return raw
@@ -60,12 +72,12 @@ function parseValue(v: EnvVar, raw: string): unknown {
 }
 
 /** Reads the known variables from `env`: a list of (dotted key, value) overrides. */
-export function readEnv(env: NodeJS.ProcessEnv): Array<{ key: string; value: unknown; from: string }> {
-  const out: Array<{ key: string; value: unknown; from: string }> = []
+export function readEnv(env: NodeJS.ProcessEnv): Array<{ key: string; value: unknown; from: string; append: boolean }> {
+  const out: Array<{ key: string; value: unknown; from: string; append: boolean }> = []
   for (const v of ENV_VARS) {
     const raw = env[v.name]
     if (raw === undefined || raw === '') continue
-    out.push({ key: v.key, value: parseValue(v, raw), from: v.name })
+    out.push({ key: v.key, value: parseValue(v, raw), from: v.name, append: v.kind === 'append' })
   }
   return out
 }

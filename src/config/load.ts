@@ -10,6 +10,8 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigSchema, SEED_SERVICES, ServiceSchema, type Config } from './schema.js'
 import { DEFAULT_JANUS_SERVERS, DEFAULT_SERVER_POOL, PoolSchema } from './rooms-schema.js'
 import { EnvError, readEnv, SERVER_POOL_PLACEHOLDER } from './env.js'
+import { HttpCheckSchema, S3CheckSchema } from './health-schema.js'
+import { checkStatusConfig, STATUS_AUTH_PATH } from './status-schema.js'
 import { checkConfig } from './checks.js'
 
 export class ConfigError extends Error {
@@ -56,7 +58,8 @@ function mergeInto(target: Tree, source: Tree): Tree {
   return target
 }
 
-function setDotted(tree: Tree, key: string, value: unknown): void {
+/** Sets `a.b.c`; with `append`, adds the value to the list there instead (a non-list there is replaced). */
+function setDotted(tree: Tree, key: string, value: unknown, append = false): void {
   const parts = key.split('.')
   let node = tree
   for (const part of parts.slice(0, -1)) {
@@ -64,7 +67,9 @@ function setDotted(tree: Tree, key: string, value: unknown): void {
     if (!isTree(next)) node[part] = {}
     node = node[part] as Tree
   }
-  node[parts[parts.length - 1]!] = value
+  const last = parts[parts.length - 1]!
+  const current = node[last]
+  node[last] = append ? [...(Array.isArray(current) ? current : []), value] : value
 }
 
 /** `/events/routes/2/service` → `events.routes[2].service` */
@@ -82,6 +87,29 @@ interface SchemaError {
   schemaPath: string
   message: string
   params: Record<string, unknown>
+}
+
+const CHECK_ITEM = /^\/health\/checks\/\d+/
+
+/**
+ * A health check is one of two shapes, told apart by `kind`; the schema's
+ * union would report the mismatches with both. Each item is checked against
+ * the shape its kind names instead.
+ */
+function checkItemProblems(tree: Tree, envFor: Map<string, string>): string[] {
+  const checks = isTree(tree.health) ? tree.health.checks : undefined
+  if (!Array.isArray(checks)) return []
+  return checks.flatMap((item: unknown, i) => {
+    const kind = isTree(item) ? item.kind : undefined
+    const schema = kind === 'http' ? HttpCheckSchema : kind === 's3' ? S3CheckSchema : undefined
+    if (!schema) return [`health.checks[${i}].kind must be "http" or "s3"`]
+    return [...Value.Errors(schema, item)]
+      .map((e) => {
+        const err = e as unknown as SchemaError
+        return describe({ ...err, instancePath: `/health/checks/${i}${err.instancePath}` }, envFor)
+      })
+      .filter((m): m is string => m !== undefined)
+  })
 }
 
 function describe(err: SchemaError, envFor: Map<string, string>): string | undefined {
@@ -116,9 +144,9 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   // A rooms section that is not a mapping is left for the schema to reject.
   const rooms = tree.rooms === undefined ? (tree.rooms = {}) : isTree(tree.rooms) ? tree.rooms : undefined
   const serverPool = typeof rooms?.serverPool === 'string' ? rooms.serverPool : DEFAULT_SERVER_POOL
-  for (const { key: rawKey, value, from } of overrides) {
+  for (const { key: rawKey, value, from, append } of overrides) {
     const key = rawKey.replace(SERVER_POOL_PLACEHOLDER, serverPool)
-    setDotted(tree, key, value)
+    setDotted(tree, key, value, append)
     envFor.set(key, from)
   }
   if (rooms) normalisePools(rooms, serverPool)
@@ -135,13 +163,20 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   tree.services = services
 
   const withDefaults = Value.Default(ConfigSchema, tree) as Tree
-  const problems = [...Value.Errors(ConfigSchema, withDefaults)]
-    .map((e) => describe(e as unknown as SchemaError, envFor))
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)] as unknown as SchemaError[]
+  // Unions (a health check's kind, a status source's auth type) are checked against the shape their type names.
+  const authErrors = errors.filter((e) => STATUS_AUTH_PATH.test(e.instancePath))
+  const problems = errors
+    .filter((e) => !CHECK_ITEM.test(e.instancePath) && !STATUS_AUTH_PATH.test(e.instancePath))
+    .map((e) => describe(e, envFor))
     .filter((m): m is string => m !== undefined)
+  problems.push(...checkItemProblems(withDefaults, envFor))
+  if (authErrors.length > 0) problems.push(...checkStatusConfig({ status: withDefaults.status as Config['status'] }, env))
   if (problems.length > 0) throw new ConfigError(unique(problems).join('; '))
 
   const config = withDefaults as unknown as Config
-  const semantic = checkConfig(config)
+  // Status sources name env vars and files for their secrets: they must exist where this process runs.
+  const semantic = [...checkConfig(config), ...checkStatusConfig(config, env)]
   if (semantic.length > 0) throw new ConfigError(semantic.join('; '))
   return deepFreeze(config)
 }
@@ -164,10 +199,22 @@ function normalisePools(rooms: Tree, serverPool: string): void {
 
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const tree = options.file ? readConfigFile(options.file) : {}
-  // A relative assets folder is relative to the file that names it.
-  const assets = tree.assets
-  if (options.file && isTree(assets) && typeof assets.dir === 'string' && !isAbsolute(assets.dir)) {
-    assets.dir = resolve(dirname(options.file), assets.dir)
+  // A relative folder (assets, jobs root) is relative to the file that names it.
+  for (const [section, key] of [['assets', 'dir'], ['jobs', 'root']] as const) {
+    const node = tree[section]
+    const value = isTree(node) ? node[key] : undefined
+    if (options.file && isTree(node) && typeof value === 'string' && !isAbsolute(value)) {
+      node[key] = resolve(dirname(options.file), value)
+    }
+  }
+  // So are the secret files of status sources.
+  const sources = isTree(tree.status) && Array.isArray(tree.status.sources) ? tree.status.sources : []
+  for (const source of sources) {
+    const auth = isTree(source) && isTree(source.auth) ? source.auth : undefined
+    for (const key of ['tokenFile', 'keyFile', 'passwordFile']) {
+      const value = auth?.[key]
+      if (options.file && auth && typeof value === 'string' && !isAbsolute(value)) auth[key] = resolve(dirname(options.file), value)
+    }
   }
   if (options.settings) mergeInto(tree, options.settings)
   return buildConfig(tree, options.env ?? process.env)

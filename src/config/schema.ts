@@ -4,6 +4,9 @@
  * defaults, validates against this schema and freezes the result.
  */
 import Type from 'typebox'
+import { HealthSchema } from './health-schema.js'
+import { JobsSchema } from './jobs-schema.js'
+import { StatusSchema } from './status-schema.js'
 import { AssetsSchema, RoomsSchema } from './rooms-schema.js'
 
 export const DEFAULT_PORT = 8080
@@ -156,6 +159,9 @@ export const ConfigSchema = Type.Object(
     ),
     rooms: RoomsSchema,
     assets: AssetsSchema,
+    jobs: JobsSchema,
+    health: HealthSchema,
+    status: StatusSchema,
   },
   closed,
 )

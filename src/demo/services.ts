@@ -11,6 +11,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { request } from 'undici'
 
+/** The demo client API's token (config/demo-secrets/status-token holds the same). */
+export const DEMO_STATUS_TOKEN = 'demo-status-token'
+
 export const DEMO_SERVICES_PORT = 8091
 
 interface DemoOptions {
@@ -79,6 +82,22 @@ export function startDemoServices(options: DemoOptions): Promise<Server> {
     if (url.pathname.startsWith('/gw/')) {
       req.resume()
       return send(res, 200, recorder.handle(url.pathname, url.searchParams.get('room') ?? ''))
+    }
+    // A client's status API for the status proxy: six units, one changing every 10 s.
+    if (url.pathname === '/client-api/units') {
+      req.resume()
+      if (req.headers.authorization !== `Bearer ${DEMO_STATUS_TOKEN}`) return send(res, 401, { error: 'unauthorized' })
+      const tick = Math.floor(Date.now() / 10_000)
+      const values = ['Open', 'HOLD', 'sold']
+      return send(res, 200, {
+        units: Array.from({ length: 6 }, (_, i) => ({ ref: `A-10${i + 1}`, status: values[(i === tick % 6 ? tick : i) % 3] })),
+      })
+    }
+    // A stand-in S3 for the demo's health check: HeadBucket on /s3/{bucket} answers 200.
+    if (url.pathname.startsWith('/s3/')) {
+      req.resume()
+      res.writeHead(200, { 'x-amz-bucket-region': 'us-east-1' })
+      return res.end()
     }
     const [, service = '', ...rest] = url.pathname.split('/')
     const path = `/${rest.join('/')}`

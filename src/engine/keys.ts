@@ -28,6 +28,18 @@ export const keys = {
   due: (pool: string) => `${PREFIX}due:${pool}`,
   /** Hash node → rooms assigned to it. */
   nodeRooms: (pool: string) => `${PREFIX}nrooms:${pool}`,
+  /** Hash: one cache job's record (see jobs/store-redis.ts). */
+  job: (id: string) => `${PREFIX}job:${id}`,
+  /** List of `size\trel`: a job's files, in order. */
+  jobFiles: (id: string) => `${PREFIX}job:${id}:files`,
+  /** Bitmap: bit i set when file i has a result. */
+  jobDone: (id: string) => `${PREFIX}job:${id}:done`,
+  /** Sorted set id → created (epoch ms): every job, for listings. */
+  jobs: `${PREFIX}jobs`,
+  /** Sorted set id → when it may be claimed (pending: created; running: lease end). */
+  jobQueue: `${PREFIX}jobs:queue`,
+  /** Hash {statuses, fetchedAt, version}: a status source's last answer (see status/cache-redis.ts). */
+  status: (slug: string) => `${PREFIX}status:${slug}`,
   /** A background loop's leader: the holder's instance id, with a TTL. */
   lease: (name: string) => `${PREFIX}lease:${name}`,
 }
@@ -37,4 +49,8 @@ export const channels = {
   broadcast: `${PREFIX}bc`,
   /** Delivery counts sent back to the instance that asked for a broadcast. */
   broadcastAck: (instanceId: string) => `${PREFIX}bc:ack:${instanceId}`,
+  /** Job events (progress, files, cancels, new jobs) and worker throughput. */
+  jobs: `${PREFIX}jobs:ev`,
+  /** A status source's changes, for the SSE subscribers of every instance. */
+  status: (slug: string) => `${PREFIX}status:ev:${slug}`,
 }

@@ -1,3 +1,5 @@
+import { MemoryJobStore } from '../jobs/store-memory.js'
+import { MemoryStatusCache } from '../status/cache-memory.js'
 import { MemoryRateLimitStore } from '../ratelimit/memory-store.js'
 import { MemoryExclusiveStore } from '../rooms/exclusive-memory.js'
 import { MemorySharedStore } from '../rooms/shared-memory.js'
@@ -16,6 +18,8 @@ export function createMemoryEngine(log: Logger): Engine {
     rateLimits: new MemoryRateLimitStore(),
     leases: new MemoryLeases(),
     rooms: { exclusive: new MemoryExclusiveStore(), shared: new MemorySharedStore() },
+    jobs: new MemoryJobStore(),
+    statusCache: new MemoryStatusCache(),
     state: () => 'ready',
     close: () => Promise.resolve(),
   }

@@ -91,7 +91,7 @@ export function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | un
 /** QUIT politely, then cut the socket if Redis does not answer in time. */
 export async function release(client: Redis, ms: number): Promise<void> {
   if (client.status === 'end') return
-  if (client.status !== 'ready') {
+  if (client.status !== 'ready' || ms <= 0) {
     client.disconnect(false)
     return
   }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../log.js'
 import { safeUrl } from '../log.js'
+import { RedisJobStore } from '../jobs/store-redis.js'
+import { RedisStatusCache } from '../status/cache-redis.js'
 import { RedisRateLimitStore } from '../ratelimit/redis-store.js'
 import { RedisExclusiveStore } from '../rooms/exclusive-redis.js'
 import { RedisSharedStore } from '../rooms/shared-redis.js'
@@ -23,6 +25,7 @@ export interface RedisEngineSettings {
  * notices it within one interval plus the command timeout and reconnects.
  */
 export const PROBE_INTERVAL_MS = 1_000
+const QUIT_TIMEOUT_MS = 1_000
 
 /**
  * Shared state in Redis. Start-up waits up to `connectTimeoutMs` for Redis and
@@ -83,11 +86,15 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     rateLimits: new RedisRateLimitStore(cmd),
     leases: new RedisLeases(cmd, instanceId),
     rooms: { exclusive: failFast(new RedisExclusiveStore(cmd)), shared: failFast(new RedisSharedStore(cmd)) },
+    jobs: failFast(new RedisJobStore(cmd)),
+    statusCache: failFast(new RedisStatusCache(cmd)),
     state: () => state,
     close: () => {
       closing = true
       clearInterval(probe)
-      closed ??= Promise.all([release(cmd, 1_000), release(sub, 1_000)]).then(() => undefined)
+      // A Redis known to be down would only make QUIT wait out its timeout.
+      const wait = state === 'ready' ? QUIT_TIMEOUT_MS : 0
+      closed ??= Promise.all([release(cmd, wait), release(sub, wait)]).then(() => undefined)
       return closed
     },
   }

@@ -4,6 +4,8 @@
  * (test/contracts/). The choice between them is made once, in engine/index.ts.
  */
 import type { RateLimitStore } from '../ratelimit/store.js'
+import type { JobStore } from '../jobs/types.js'
+import type { StatusCacheStore } from '../status/types.js'
 import type { ExclusiveStore, SharedStore } from '../rooms/types.js'
 
 export type MessageHandler = (message: string) => void
@@ -38,6 +40,8 @@ export interface Engine {
   readonly rateLimits: RateLimitStore
   readonly leases: LeaseStore
   readonly rooms: { readonly exclusive: ExclusiveStore; readonly shared: SharedStore }
+  readonly jobs: JobStore
+  readonly statusCache: StatusCacheStore
   /** `unavailable` while Redis is unreachable; the memory engine is always ready. */
   state(): EngineState
   /** Releases connections and timers. Idempotent. */

@@ -4,7 +4,7 @@
  * promise per request. Fails open: if the store cannot answer (Redis down),
  * the request goes through and the outage is logged once, not once per request.
  */
-import type { onRequestHookHandler } from 'fastify'
+import type { FastifyRequest, onRequestHookHandler } from 'fastify'
 import { rateLimited } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { CounterChild } from '../metrics/registry.js'
@@ -17,6 +17,10 @@ export interface IpLimitOptions {
   store: RateLimitStore
   rejected: CounterChild
   log: Logger
+  /** Whose bucket a request takes from; the client IP by default. */
+  idOf?: (request: FastifyRequest) => string
+  /** The 429's message, when it must differ from the default (seed 002's words). */
+  message?: string
 }
 
 type Done = (err?: Error) => void
@@ -28,7 +32,7 @@ export function ipRateLimit(o: IpLimitOptions): onRequestHookHandler {
     failing = false
     if (verdict.allowed) return done()
     o.rejected.inc()
-    done(rateLimited(verdict.retryAfterMs))
+    done(rateLimited(verdict.retryAfterMs, o.message))
   }
   const failOpen = (err: unknown, done: Done) => {
     if (!failing) {
@@ -40,7 +44,7 @@ export function ipRateLimit(o: IpLimitOptions): onRequestHookHandler {
   return (request, _reply, done) => {
     let answer: Verdict | Promise<Verdict>
     try {
-      answer = o.store.take(o.limiter, request.ip, o.rule)
+      answer = o.store.take(o.limiter, o.idOf ? o.idOf(request) : request.ip, o.rule)
     } catch (err) {
       return failOpen(err, done)
     }

@@ -5,6 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { TokenBucket, type RateRule } from '../ratelimit/token-bucket.js'
+import { writeFrame } from './wire.js'
 
 export type DisconnectReason = 'slow_consumer' | 'ping_timeout'
 
@@ -55,6 +56,21 @@ export class Client {
       return false
     }
     socket.send(frame, { binary: false })
+    return true
+  }
+
+  /**
+   * Queues a frame prepared once for many clients (see wire.ts): `wire` is the
+   * whole WebSocket frame, `payload` its text for when `ws` must frame it itself.
+   */
+  sendPrepared(wire: Buffer, payload: Buffer): boolean {
+    const socket = this.socket
+    if (socket.readyState !== OPEN) return false
+    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.drop('slow_consumer')
+      return false
+    }
+    if (!writeFrame(socket, wire)) socket.send(payload, { binary: false })
     return true
   }
 

@@ -4,6 +4,7 @@
  * them once, however many targets name it.
  */
 import type { Client } from './client.js'
+import { textFrame } from './wire.js'
 
 export interface Targets {
   device_ids?: readonly string[]
@@ -16,8 +17,12 @@ export interface Targets {
 export class Hub {
   private readonly clients = new Set<Client>()
   private readonly byDevice = new Map<string, Set<Client>>()
+  /** Identified connections, flat: what `all` reaches. */
+  private readonly identified = new Set<Client>()
   private readonly byRoom = new Map<string, Set<Client>>()
   private readonly removeListeners: Array<(client: Client) => void> = []
+  private readonly connectListeners: Array<(client: Client) => void> = []
+  private readonly identifyListeners: Array<(client: Client) => void> = []
 
   get size(): number {
     return this.clients.size
@@ -34,6 +39,22 @@ export class Hub {
   identify(client: Client, deviceId: string): void {
     client.deviceId = deviceId
     addTo(this.byDevice, deviceId, client)
+    this.identified.add(client)
+    for (const listener of this.identifyListeners) listener(client)
+  }
+
+  /** Called once per connection, after the identity its URL carried (if any) was taken. */
+  onConnect(listener: (client: Client) => void): void {
+    this.connectListeners.push(listener)
+  }
+
+  /** Called when a connection identifies as a device (by URL or by an identify event). */
+  onIdentify(listener: (client: Client) => void): void {
+    this.identifyListeners.push(listener)
+  }
+
+  connected(client: Client): void {
+    for (const listener of this.connectListeners) listener(client)
   }
 
   joinRoom(client: Client, room: string): void {
@@ -53,22 +74,28 @@ export class Hub {
 
   remove(client: Client): void {
     if (!this.clients.delete(client)) return
+    this.identified.delete(client)
     if (client.deviceId !== undefined) removeFrom(this.byDevice, client.deviceId, client)
     for (const room of client.rooms) removeFrom(this.byRoom, room, client)
     for (const listener of this.removeListeners) listener(client)
   }
 
-  /** Sends one pre-serialised frame to the targets; returns how many connections took it. */
+  /**
+   * Sends one pre-serialised message to the targets, framed once for all of
+   * them (see wire.ts); returns how many connections took it.
+   */
   deliver(targets: Targets, frame: string | Buffer): number {
+    const payload = typeof frame === 'string' ? Buffer.from(frame) : frame
+    const wire = textFrame(payload)
     let count = 0
     if (targets.all) {
-      for (const set of this.byDevice.values()) for (const c of set) if (c.send(frame)) count++
+      for (const c of this.identified) if (c.sendPrepared(wire, payload)) count++
       return count
     }
     const recipients = new Set<Client>()
     for (const id of targets.device_ids ?? []) for (const c of this.byDevice.get(id) ?? []) recipients.add(c)
     for (const room of targets.rooms ?? []) for (const c of this.byRoom.get(room) ?? []) recipients.add(c)
-    for (const c of recipients) if (c.send(frame)) count++
+    for (const c of recipients) if (c.sendPrepared(wire, payload)) count++
     return count
   }
 

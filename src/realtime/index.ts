@@ -116,6 +116,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       hub.add(client)
       const id = deviceIdOf(request)
       if (isValidDeviceId(id)) hub.identify(client, id)
+      hub.connected(client)
       socket.on('message', (data: Buffer) => {
         try {
           gateway.onMessage(client, data.toString('utf8'))

@@ -28,6 +28,12 @@ export class RecentKeys {
     return true
   }
 
+  /** Whether `key` was recorded within the TTL. */
+  has(key: string): boolean {
+    const expiry = this.keys.get(key)
+    return expiry !== undefined && expiry > this.now()
+  }
+
   get size(): number {
     return this.keys.size
   }

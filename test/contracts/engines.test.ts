@@ -11,6 +11,8 @@ import { rateLimitContract } from './rate-limit.contract.js'
 import { exclusiveRoomsContract } from './exclusive-rooms.contract.js'
 import { sharedRoomsContract } from './shared-rooms.contract.js'
 import { leasesContract } from './leases.contract.js'
+import { jobsContract } from './jobs.contract.js'
+import { statusCacheContract } from './status-cache.contract.js'
 
 const redis = new RedisServer()
 beforeAll(async () => {
@@ -36,6 +38,20 @@ exclusiveRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog)
 exclusiveRoomsContract('redis', async () => rooms(await redisEngine(), 'exclusive'))
 sharedRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog), 'shared'))
 sharedRoomsContract('redis', async () => rooms(await redisEngine(), 'shared'))
+jobsContract('memory', async () => ({ store: createMemoryEngine(silentLog).jobs, close: async () => {} }))
+jobsContract('redis', async () => {
+  const engine = await redisEngine()
+  // Each test starts from an empty Redis: claims look at every job.
+  const client = redis.client()
+  await client.flushall()
+  client.disconnect()
+  return { store: engine.jobs, close: () => engine.close() }
+})
+statusCacheContract('memory', async () => ({ store: createMemoryEngine(silentLog).statusCache, close: async () => {} }))
+statusCacheContract('redis', async () => {
+  const engine = await redisEngine()
+  return { store: engine.statusCache, close: () => engine.close() }
+})
 describe('Redis leases', () => {
   leasesContract(async () => {
     const [a, b] = await Promise.all([redisEngine(), redisEngine()])
@@ -114,6 +130,28 @@ describe('Redis engine across instances', () => {
       expect(await client.hgetall('rg:nusers:drift:n1')).toEqual({ u1: '1', u2: '1' })
       expect(await client.hgetall('rg:nrooms:drift')).toEqual({ n1: '1' })
       expect((await e.rooms.shared.place(pool, 'b')).node).toBe('n2')
+    } finally {
+      client.disconnect()
+      await e.close()
+    }
+  })
+
+  it('drops expired jobs from the listing index as new jobs come', async () => {
+    const e = await redisEngine()
+    const client = redis.client()
+    try {
+      await client.del('rg:jobs', 'rg:jobs:queue')
+      const ids: string[] = []
+      for (let i = 0; i < 30; i++) {
+        ids.push(crypto.randomUUID())
+        await e.jobs.create(ids[i]!, [{ rel: 'x', size: 1 }])
+      }
+      for (const id of ids) await e.jobs.cancel(id, 20)
+      expect(await client.zcard('rg:jobs')).toBe(30)
+      await new Promise((r) => setTimeout(r, 100))
+      await e.jobs.create(crypto.randomUUID(), [{ rel: 'x', size: 1 }])
+      expect(await client.zcard('rg:jobs')).toBe(1)
+      expect(await e.jobs.queued()).toBe(1)
     } finally {
       client.disconnect()
       await e.close()

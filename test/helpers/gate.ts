@@ -26,7 +26,7 @@ export async function startGate(settings: Record<string, unknown> = {}, env: Nod
     },
   })
   const logger = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink)
-  const gate = await startRoomgate(config, { logger })
+  const gate = await startRoomgate(config, { logger, env })
   const test = Object.assign(gate, { wsUrl: gate.url.replace(/^http/, 'ws'), logs })
   open.add(test)
   return test

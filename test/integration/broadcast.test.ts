@@ -49,6 +49,25 @@ describe('internal broadcast', () => {
     expect(d2.messages).toEqual([]) // listed twice, delivered once
   })
 
+  it('frames a broadcast once for every client, at every frame length, in order with their other messages', async () => {
+    const gate = await startGate({ auth: { internalToken: TOKEN }, maxMessageBytes: 1_000_000 })
+    const a = await connect(gate, '?device_id=a')
+    const b = await connect(gate, '?device_id=b')
+    // 7-bit, 16-bit and 64-bit payload lengths, and the edges between them.
+    const sizes = [1, 100, 125, 126, 65_535, 65_536, 300_000]
+    for (const size of sizes) {
+      const res = await broadcast(gate, { event: 'blob', data: { s: 'x'.repeat(size) }, targets: { all: true } })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+    }
+    // A response from roomgate itself, between broadcasts, keeps its place.
+    const answer = a.request('identify', { device_id: 'a' })
+    for (const c of [a, b]) {
+      for (const size of sizes) expect((await c.next((m) => m.event === 'blob')).data.s.length).toBe(size)
+    }
+    expect((await answer).type).toBe('response')
+  })
+
   it('sends all: true to identified devices only', async () => {
     const gate = await startGate({ auth: { internalToken: TOKEN } })
     const a = await connect(gate, '?device_id=a')
@@ -57,7 +76,8 @@ describe('internal broadcast', () => {
     expect(await res.body.json()).toMatchObject({ delivered: 1 })
     expect(await a.next()).toEqual({ type: 'event', event: 'maintenance', data: { in: 5 } })
     await sleep(100)
-    expect(anonymous.messages).toEqual([])
+    // A connection that never identified gets seed 002's metrics feed, and no broadcast.
+    expect(anonymous.messages.map((m) => m.type)).toEqual(['metrics'])
   })
 
   it('delivers a broadcast once per idempotency_key, so a retry is safe', async () => {

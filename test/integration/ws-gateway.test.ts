@@ -70,6 +70,8 @@ describe('identity', () => {
     expect(before).toMatchObject({ type: 'error', event: 'lobby.create', request_id: 'r1', error: { code: 'unidentified' } })
     expect(lobby.calls).toHaveLength(0)
 
+    // Until it identifies, the connection is a dashboard: seed 002's metrics feed came first.
+    expect(await c.next()).toMatchObject({ type: 'metrics' })
     c.send({ event: 'identify', data: { device_id: 'tablet-2' } })
     expect(await c.next()).toEqual({ type: 'response', event: 'identify', request_id: null, data: { device_id: 'tablet-2' } })
 

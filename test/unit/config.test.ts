@@ -116,6 +116,50 @@ describe('rooms config', () => {
     expect(named.rooms.pools.media).toMatchObject({ strategy: 'fill', nodes: ['m1', 'm2'] })
   })
 
+  it("maps seed 002's env vars, adding API_GATEWAY_KEY to the file's keys", () => {
+    const c = buildConfig(
+      { auth: { apiKeys: ['from-file'] } },
+      {
+        API_GATEWAY_KEY: 'demo-api-key-2024',
+        JOBS_ROOT: '/mnt/cache',
+        CACHE_PROGRESS_FILE_THRESHOLD: '25',
+        CACHE_PROGRESS_TIME_THRESHOLD: '500',
+        BACKEND_WS_URL: 'ws://backend:3002',
+        S3_HEALTH_BUCKET: 'my-bucket',
+        S3_REGION: 'eu-west-1',
+        S3_ENDPOINT: 'http://127.0.0.1:9000',
+        S3_CHECK_INTERVAL: '1000',
+      },
+    )
+    expect(c.auth.apiKeys).toEqual(['from-file', 'demo-api-key-2024'])
+    expect(c.jobs).toMatchObject({ root: '/mnt/cache', progressFileThreshold: 25, progressTimeThresholdMs: 500, backendWsUrl: 'ws://backend:3002' })
+    expect(c.health).toMatchObject({ intervalMs: 1000, s3: { bucket: 'my-bucket', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000' } })
+    expect(buildConfig({}, { API_GATEWAY_KEY: 'k' }).auth.apiKeys).toEqual(['k'])
+  })
+
+  it("has seed 002's defaults", () => {
+    const c = buildConfig({}, {})
+    expect(c.jobs).toMatchObject({
+      mountPrefixes: ['/Volumes/dmpfs/tc-east-1', 'C:\\dmpfs\\tc-east-1', '/mnt/lucidlink/tc-east-1'],
+      concurrency: 4,
+      progressFileThreshold: 10,
+      progressTimeThresholdMs: 2000,
+      rateLimit: { perMinute: 10 },
+    })
+    expect(c.jobs.root).toBeUndefined()
+    expect(c.health).toMatchObject({ intervalMs: 5000, s3: { region: 'us-east-1' }, checks: [] })
+  })
+
+  it('takes jobs.root relative to the config file', () => {
+    const c = loadConfig({ file: file('jobs.yaml', 'jobs:\n  root: ./cache\n'), env: {} })
+    expect(c.jobs.root).toBe(join(dir, 'cache'))
+  })
+
+  it('names the key of a bad health check by its kind', () => {
+    expect(() => buildConfig({ health: { checks: [{ name: 'x', kind: 'http' }] } }, {})).toThrow(/^health\.checks\[0\] must have required properties url$/)
+    expect(() => buildConfig({ health: { checks: [{ name: 'x', kind: 'ftp' }] } }, {})).toThrow(/^health\.checks\[0\]\.kind must be "http" or "s3"$/)
+  })
+
   it('takes a legacy exclusive pool with its control URLs', () => {
     const c = buildConfig(
       {

@@ -1,0 +1,170 @@
+/**
+ * Job events across the cluster. The instance running a job publishes its
+ * progress and per-file results on the bus; every instance passes them to its
+ * own WebSocket subscribers (`job.subscribe`), so a dashboard may watch a job
+ * running anywhere. The bus also carries cancels (to the running instance),
+ * "new job" nudges (so an idle worker starts at once) and each instance's
+ * read throughput. Events are best effort: a failed publish is dropped, the
+ * stored progress stays the truth.
+ */
+import type { Engine } from '../engine/types.js'
+import { RoomgateError } from '../errors.js'
+import { channels } from '../engine/keys.js'
+import type { Logger } from '../log.js'
+import type { Client } from '../realtime/client.js'
+import { eventFrame } from '../realtime/protocol.js'
+import { RecentKeys } from '../realtime/recent-keys.js'
+import { FINISHED, type JobRecord } from './types.js'
+import { jobView } from './view.js'
+
+export interface FileEvent {
+  job_id: string
+  index: number
+  path: string
+  size: number
+  status: 'completed' | 'failed'
+  error?: string
+}
+
+type Message =
+  | { k: 'progress'; job: JobRecord }
+  | { k: 'files'; files: FileEvent[] }
+  | { k: 'cancel'; id: string }
+  | { k: 'new' }
+  | { k: 'rate'; instance: string; bps: number; at: number }
+
+/** Every job, for dashboards. */
+export const ALL_JOBS = '*'
+/** Jobs one connection may watch at once (besides `*`). */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 32
+
+export interface JobEventHandlers {
+  cancel(id: string): void
+  created(): void
+  rate(instance: string, bps: number, at: number): void
+}
+
+export class JobEvents {
+  private readonly watchers = new Map<string, Set<Client>>()
+  private readonly byClient = new Map<Client, Set<string>>()
+  private failing = false
+  private closed = false
+  /** Jobs seen ending recently. */
+  private readonly ended = new RecentKeys(10_000, 600_000)
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly log: Logger,
+    private readonly backend: () => { bps: number; at: number } | null,
+    private readonly handlers: JobEventHandlers,
+  ) {}
+
+  start(): Promise<void> {
+    return this.engine.bus.subscribe(channels.jobs, this.receive)
+  }
+
+  /** Stops passing events on. The subscription itself ends with the engine (no Redis round trip at shutdown). */
+  close(): void {
+    this.closed = true
+  }
+
+  subscribe(client: Client, id: string): void {
+    let mine = this.byClient.get(client)
+    if (mine?.has(id)) return
+    if ((mine?.size ?? 0) >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new RoomgateError('bad_request', `A connection can watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} jobs`)
+    }
+    if (!mine) this.byClient.set(client, (mine = new Set()))
+    mine.add(id)
+    let set = this.watchers.get(id)
+    if (!set) this.watchers.set(id, (set = new Set()))
+    set.add(client)
+  }
+
+  unsubscribe(client: Client, id: string): boolean {
+    const mine = this.byClient.get(client)
+    if (!mine?.delete(id)) return false
+    if (mine.size === 0) this.byClient.delete(client)
+    const set = this.watchers.get(id)
+    set?.delete(client)
+    if (set?.size === 0) this.watchers.delete(id)
+    return true
+  }
+
+  /** A connection went away. */
+  drop(client: Client): void {
+    for (const id of this.byClient.get(client) ?? []) this.unsubscribe(client, id)
+  }
+
+  progress(job: JobRecord): void {
+    this.publish({ k: 'progress', job })
+  }
+
+  files(files: FileEvent[]): void {
+    if (files.length > 0) this.publish({ k: 'files', files })
+  }
+
+  cancel(id: string): void {
+    this.publish({ k: 'cancel', id })
+  }
+
+  created(): void {
+    this.publish({ k: 'new' })
+  }
+
+  rate(instance: string, bps: number, at: number): void {
+    this.publish({ k: 'rate', instance, bps, at })
+  }
+
+  private publish(message: Message): void {
+    this.engine.bus.publish(channels.jobs, JSON.stringify(message)).then(
+      () => {
+        if (this.failing) this.log.info('job events flowing again')
+        this.failing = false
+      },
+      (err: unknown) => {
+        if (!this.failing) this.log.warn({ err: (err as Error).message }, 'job events not published (bus unavailable); progress is still stored')
+        this.failing = true
+      },
+    )
+  }
+
+  private readonly receive = (raw: string): void => {
+    if (this.closed) return
+    const message = JSON.parse(raw) as Message
+    switch (message.k) {
+      case 'progress': {
+        // Publishers race: a worker's last "running" may arrive after the cancel. An ended job stays ended.
+        if (FINISHED.has(message.job.status)) this.ended.add(message.job.id)
+        else if (this.ended.has(message.job.id)) return
+        const targets = this.targets(message.job.id)
+        if (targets.size === 0) return
+        const frame = eventFrame('job.progress', jobView(message.job, this.backend()))
+        for (const c of targets) c.send(frame)
+        return
+      }
+      case 'files':
+        for (const file of message.files) {
+          const targets = this.targets(file.job_id)
+          if (targets.size === 0) continue
+          const frame = eventFrame('job.file', file)
+          for (const c of targets) c.send(frame)
+        }
+        return
+      case 'cancel':
+        return this.handlers.cancel(message.id)
+      case 'new':
+        return this.handlers.created()
+      case 'rate':
+        return this.handlers.rate(message.instance, message.bps, message.at)
+    }
+  }
+
+  private targets(id: string): Set<Client> {
+    const one = this.watchers.get(id)
+    const all = this.watchers.get(ALL_JOBS)
+    if (!all) return one ?? new Set()
+    if (!one) return all
+    return new Set([...one, ...all])
+  }
+}

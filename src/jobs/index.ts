@@ -1,0 +1,205 @@
+/**
+ * The jobs capability (seed 002): the cache job API, the worker that warms the
+ * cache, job events over /ws (`job.subscribe`), and the read throughput that
+ * stands in for the seed's "LucidLink stats" when no backend reports them.
+ */
+import { hash } from 'node:crypto'
+import { realpath } from 'node:fs/promises'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import { credentialGuard } from '../auth/credentials.js'
+import { SecretSet } from '../auth/tokens.js'
+import type { Config } from '../config/schema.js'
+import type { Engine } from '../engine/types.js'
+import { RoomgateError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Counter, CounterChild, Registry } from '../metrics/registry.js'
+import { ipRateLimit } from '../ratelimit/http.js'
+import type { Realtime } from '../realtime/index.js'
+import { Bandwidth } from './bandwidth.js'
+import { ALL_JOBS, JobEvents } from './events.js'
+import { JOB_ID } from './types.js'
+import { ReadPool } from './read-pool.js'
+import { registerJobRoutes } from './routes.js'
+import { FRESH_MS, jobView } from './view.js'
+import { JobWorker } from './worker.js'
+
+export interface JobsDeps {
+  config: Config
+  engine: Engine
+  realtime: Realtime
+  registry: Registry
+  log: Logger
+  /** The per-IP HTTP limit (before the key check, so key guessing is limited too). */
+  ipRateLimit: onRequestHookHandler
+  rateLimited: Counter
+  /** Throughput reported by the backend (BACKEND_WS_URL), when fresh. */
+  backend: () => { bps: number; at: number } | null
+}
+
+export interface Jobs {
+  events: JobEvents
+  /** Read throughput of the cluster's workers (bytes/s) and when it was last reported, or null when none is fresh. */
+  workerRate(): { bps: number; at: number } | null
+  start(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Seed 002's words for a refused request. */
+export const JOBS_RATE_LIMITED = 'Too many requests, please try again later'
+
+export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
+  const { config, engine, registry } = deps
+  const { jobs } = config
+  const log = deps.log.child({ capability: 'jobs' })
+  const retentionMs = jobs.retentionSeconds * 1000
+
+  const created = registry.counter('roomgate_jobs_created_total', 'Cache jobs created')
+  const finished = registry.counter('roomgate_jobs_finished_total', 'Cache jobs that ended, by status', ['status'])
+  const fileResults = registry.counter('roomgate_job_files_total', 'Files read by the cache workers, by result', ['result'])
+  const bytesRead = registry.counter('roomgate_job_bytes_read_total', 'Bytes read by the cache workers').child()
+  const running = registry.gauge('roomgate_jobs_running', 'Cache jobs running on this instance').child()
+
+  // Each instance's read rate, from the bus: the cluster's is their sum.
+  const rates = new Map<string, { bps: number; at: number }>()
+  const workerRate = () => {
+    const now = Date.now()
+    let bps = 0
+    let at = 0
+    for (const [instance, r] of rates) {
+      if (now - r.at >= FRESH_MS) rates.delete(instance)
+      else {
+        bps += r.bps
+        at = Math.max(at, r.at)
+      }
+    }
+    return at === 0 ? null : { bps, at }
+  }
+
+  let worker: JobWorker | undefined
+  let gauge: NodeJS.Timeout | undefined
+  const events = new JobEvents(engine, log, deps.backend, {
+    cancel: (id) => worker?.cancel(id),
+    created: () => worker?.fill(),
+    rate: (instance, bps, at) => rates.set(instance, { bps, at }),
+  })
+
+  const keyGuard = credentialGuard('apiKey', config.auth)!
+  registerJobRoutes(app, {
+    store: engine.jobs,
+    root: jobs.root,
+    mountPrefixes: jobs.mountPrefixes,
+    maxFiles: jobs.maxFiles,
+    maxQueued: jobs.maxQueued,
+    retentionMs,
+    onRequest: [deps.ipRateLimit, keyGuard, perKeyLimit(config, engine, deps.rateLimited.child('jobs'), log)],
+    backend: deps.backend,
+    created: () => {
+      created.inc()
+      events.created()
+    },
+    cancelled: (id) => {
+      worker?.cancel(id)
+      events.cancel(id)
+      void engine.jobs.get(id).then((job) => job && events.progress(job), () => undefined)
+    },
+  })
+
+  const keys = new SecretSet(config.auth.apiKeys)
+  const { local, hub } = deps.realtime
+  hub.onRemove((client) => events.drop(client))
+  local.register(
+    'job.subscribe',
+    async (client, message) => {
+      const data = (message.data ?? {}) as { job_id?: unknown; api_key?: unknown }
+      if (!keys.has(typeof data.api_key === 'string' ? data.api_key : undefined)) {
+        throw new RoomgateError('unauthorized', 'Invalid or missing API key')
+      }
+      const id = data.job_id
+      if (id === ALL_JOBS) {
+        events.subscribe(client, ALL_JOBS)
+        return { job_id: ALL_JOBS }
+      }
+      if (typeof id !== 'string' || !JOB_ID.test(id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
+      const job = await engine.jobs.get(id.toLowerCase())
+      if (!job) throw new RoomgateError('not_found', 'Job not found')
+      // It may have left while the store answered: its state is already dropped.
+      if (!client.open) return { job_id: job.id }
+      events.subscribe(client, job.id)
+      return { job_id: job.id, job: jobView(job, deps.backend()) }
+    },
+    { requiresIdentity: false },
+  )
+  local.register(
+    'job.unsubscribe',
+    (client, message) => {
+      const id = (message.data as { job_id?: unknown } | null)?.job_id
+      if (typeof id !== 'string') throw new RoomgateError('bad_request', "'data.job_id' must be a job id or \"*\"")
+      return { job_id: id, unsubscribed: events.unsubscribe(client, id === ALL_JOBS ? id : id.toLowerCase()) }
+    },
+    { requiresIdentity: false },
+  )
+
+  return {
+    events,
+    workerRate,
+    async start() {
+      await events.start()
+      if (jobs.root === undefined) return
+      let root: string
+      try {
+        root = await realpath(jobs.root)
+      } catch (err) {
+        log.error({ root: jobs.root, err: (err as Error).message }, 'jobs.root cannot be read: this instance runs no cache jobs')
+        return
+      }
+      worker = new JobWorker({
+        store: engine.jobs,
+        events,
+        owner: engine.instanceId,
+        root,
+        concurrency: jobs.concurrency,
+        maxRunning: jobs.maxRunning,
+        fileThreshold: jobs.progressFileThreshold,
+        timeThresholdMs: jobs.progressTimeThresholdMs,
+        retentionMs,
+        leaseMs: jobs.leaseSeconds * 1000,
+        bandwidth: new Bandwidth(jobs.maxBytesPerSecond),
+        // Uncapped reads go to threads; a cap needs the per-chunk pacing of the fs/promises reader.
+        ...(jobs.maxBytesPerSecond === 0 ? { pool: new ReadPool(root, jobs.concurrency * jobs.maxRunning) } : {}),
+        log,
+        metrics: {
+          files: (result) => fileResults.child(result).inc(),
+          bytes: (n) => bytesRead.inc(n),
+          finished: (status) => finished.child(status).inc(),
+        },
+      })
+      const w = worker
+      gauge = setInterval(() => running.set(w.active), 1_000)
+      gauge.unref()
+      w.start()
+    },
+    async close() {
+      clearInterval(gauge)
+      await worker?.close()
+      events.close()
+    },
+  }
+}
+
+/** The seed's limit: `jobs.rateLimit.perMinute` requests per API key, shared by the cluster; fails open like the IP limit. */
+function perKeyLimit(config: Config, engine: Engine, rejected: CounterChild, log: Logger): onRequestHookHandler {
+  const perMinute = config.jobs.rateLimit.perMinute
+  return ipRateLimit({
+    limiter: 'jobs',
+    rule: { rps: perMinute / 60, burst: Math.max(1, perMinute) },
+    store: engine.rateLimits,
+    rejected,
+    log,
+    // Buckets are named by a digest of the key, never the key itself.
+    idOf: (request) => {
+      const key = request.headers['x-api-key']
+      return hash('sha256', typeof key === 'string' ? key : '', 'hex').slice(0, 32)
+    },
+    message: JOBS_RATE_LIMITED,
+  })
+}

@@ -1,0 +1,118 @@
+/**
+ * Seed 002's job API: POST/GET /api/v1/cache/jobs and GET/DELETE
+ * /api/v1/cache/jobs/{id}, behind `X-API-Key` and a per-key rate limit, with
+ * the seed's response shapes and its error messages word for word.
+ */
+import { randomUUID } from 'node:crypto'
+import Type from 'typebox'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { RoomgateError } from '../errors.js'
+import { JOB_ID, type JobStore } from './types.js'
+import { PathError, resolveJobFiles, TooManyFiles } from './walk.js'
+import { jobView, listEntry, readableSize } from './view.js'
+
+const MAX_INPUTS = 10_000
+const MAX_PATH = 4_096
+/** Inputs that matched nothing, echoed back at most. */
+const MAX_MISSING_SHOWN = 100
+const LIST_LIMIT_MAX = 1_000
+
+const Paths = Type.Array(Type.String({ maxLength: MAX_PATH }), { maxItems: MAX_INPUTS })
+const CreateBody = Type.Object(
+  { files: Type.Optional(Paths), directories: Type.Optional(Paths), recursive: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+)
+const ListQuery = Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })) })
+
+export interface JobRoutesDeps {
+  store: JobStore
+  /** jobs.root, or undefined when new jobs are refused. */
+  root: string | undefined
+  mountPrefixes: readonly string[]
+  maxFiles: number
+  maxQueued: number
+  retentionMs: number
+  /** Per-IP limit, the API key check, the per-key limit, in that order. */
+  onRequest: onRequestHookHandler[]
+  backend: () => { bps: number; at: number } | null
+  created: (files: number) => void
+  cancelled: (id: string) => void
+}
+
+function jobId(params: unknown): string {
+  const id = (params as { id: string }).id
+  if (!JOB_ID.test(id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
+  return id.toLowerCase()
+}
+
+export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  const opts = { onRequest: d.onRequest }
+
+  api.post('/api/v1/cache/jobs', { ...opts, schema: { body: CreateBody } }, async (request, reply) => {
+    if (d.root === undefined) throw new RoomgateError('not_configured', 'Cache jobs are not configured on this server (jobs.root)')
+    const body = request.body ?? {}
+    const files = body.files ?? []
+    const directories = body.directories ?? []
+    if (files.length + directories.length === 0) {
+      throw new RoomgateError('bad_request', "Give at least one path in 'files' or 'directories'")
+    }
+    let found
+    try {
+      found = await resolveJobFiles(
+        { files, directories, recursive: body.recursive ?? true },
+        { root: d.root, mountPrefixes: d.mountPrefixes, maxFiles: d.maxFiles },
+      )
+    } catch (err) {
+      if (err instanceof PathError) throw new RoomgateError('bad_request', `Invalid path: ${err.message}`)
+      if (err instanceof TooManyFiles) throw new RoomgateError('payload_too_large', `Too many files: a job may hold at most ${err.max}`)
+      // The root missing, or the mount failing (EIO, ESTALE, ETIMEDOUT…): the storage's trouble, not the client's.
+      if ((err as NodeJS.ErrnoException).code !== undefined) {
+        request.log.error({ root: d.root, err: (err as Error).message }, 'cache root cannot be read')
+        throw new RoomgateError('storage_unavailable')
+      }
+      throw err
+    }
+    if (found.files.length === 0) throw new RoomgateError('not_found', 'No files found')
+    if ((await d.store.queued()) >= d.maxQueued) throw new RoomgateError('queue_full')
+    const job = await d.store.create(
+      randomUUID(),
+      found.files.map((f) => ({ rel: f.rel, size: f.size })),
+    )
+    d.created(job.totalFiles)
+    request.log.info({ job: job.id, files: job.totalFiles, bytes: job.totalBytes }, 'cache job created')
+    void reply.code(201)
+    return {
+      success: true,
+      jobId: job.id,
+      status: job.status,
+      totalFiles: job.totalFiles,
+      totalSize: { bytes: job.totalBytes, readable: readableSize(job.totalBytes) },
+      ...(found.missing.length > 0 ? { notFound: found.missing.slice(0, MAX_MISSING_SHOWN) } : {}),
+      message: 'Cache job created successfully',
+      createdAt: new Date(job.createdAt).toISOString(),
+    }
+  })
+
+  api.get('/api/v1/cache/jobs', { ...opts, schema: { querystring: ListQuery } }, async (request) => {
+    const limit = Math.min(LIST_LIMIT_MAX, Math.max(1, Number(request.query.limit ?? 100)))
+    const jobs = await d.store.list(limit)
+    return { success: true, jobs: jobs.map(listEntry), total: jobs.length }
+  })
+
+  api.get('/api/v1/cache/jobs/:id', opts, async (request) => {
+    const job = await d.store.get(jobId(request.params))
+    if (!job) throw new RoomgateError('not_found', 'Job not found')
+    return { success: true, job: jobView(job, d.backend()) }
+  })
+
+  api.delete('/api/v1/cache/jobs/:id', opts, async (request) => {
+    const id = jobId(request.params)
+    const job = await d.store.cancel(id, d.retentionMs)
+    if (!job) throw new RoomgateError('not_found', 'Job not found')
+    if (job.status !== 'cancelled') throw new RoomgateError('conflict', `Job is already ${job.status}`)
+    d.cancelled(id)
+    return { success: true, message: 'Job cancelled successfully' }
+  })
+}

@@ -1,0 +1,18 @@
+/** Status snapshots in this process (memory engine). */
+import type { PutResult, StatusCacheStore, StatusSnapshot } from './types.js'
+
+export class MemoryStatusCache implements StatusCacheStore {
+  private readonly snapshots = new Map<string, StatusSnapshot>()
+
+  async get(slug: string): Promise<StatusSnapshot | undefined> {
+    return this.snapshots.get(slug)
+  }
+
+  async put(slug: string, expected: number, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult> {
+    const current = this.snapshots.get(slug)
+    if ((current?.version ?? 0) !== expected) return { ok: false, current }
+    const snapshot = { statuses, fetchedAt, version: expected + (bump || !current ? 1 : 0) }
+    this.snapshots.set(slug, snapshot)
+    return { ok: true, snapshot }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Seed 004's public API: GET /api/public/{slug}/status, the SSE stream at
+ * /api/public/{slug}/status/stream, and POST /api/public/{slug}/status/refresh
+ * (rate limited per slug, cluster-wide). The seed's own tests call the same
+ * routes under /projects/{slug}/…, so both prefixes answer.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { RoomgateError } from '../errors.js'
+import type { StatusChannel } from './channel.js'
+import type { StatusService } from './service.js'
+import type { StatusSnapshot } from './types.js'
+import { SSE_HEADERS, sseFrame, SseStream } from './sse.js'
+
+export const PREFIXES = ['/api/public', '/projects'] as const
+
+export interface StatusRoutesDeps {
+  service: StatusService
+  channel: (slug: string) => StatusChannel
+  /** Per-IP limit on every route; the refresh adds the per-slug one. */
+  onRequest: onRequestHookHandler[]
+  refreshLimit: onRequestHookHandler
+  maxSubscribers: number
+  maxSubscribersPerIp: number
+  subscribers: () => number
+  cache: (slug: string) => Promise<StatusSnapshot | undefined>
+  maxBufferedBytes: number
+  onSlow: () => void
+}
+
+const slugOf = (request: FastifyRequest) => (request.params as { slug: string }).slug
+
+export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps): void {
+  const known: onRequestHookHandler = (request, _reply, done) => {
+    if (d.service.source(slugOf(request))) return done()
+    done(new RoomgateError('not_found', 'Project not found'))
+  }
+  const opts = { onRequest: [...d.onRequest, known] }
+  /** Open streams per client IP on this instance. */
+  const perIp = new Map<string, number>()
+
+  for (const prefix of PREFIXES) {
+    app.get(`${prefix}/:slug/status`, opts, async (request) => {
+      const slug = slugOf(request)
+      const current = await d.service.current(slug)
+      return {
+        project: slug,
+        statuses: current.statuses,
+        count: Object.keys(current.statuses).length,
+        ...(current.stale ? { stale: true } : {}),
+      }
+    })
+
+    // HEAD (a load balancer's check) gets the stream's headers and no stream: it would never end.
+    app.get(`${prefix}/:slug/status/stream`, { ...opts, exposeHeadRoute: false }, (request, reply) => stream(request, reply, d, perIp))
+    app.head(`${prefix}/:slug/status/stream`, opts, async (_request, reply) => {
+      void reply.headers(SSE_HEADERS)
+      return ''
+    })
+
+    app.post(`${prefix}/:slug/status/refresh`, { onRequest: [...opts.onRequest, d.refreshLimit] }, async (request) => {
+      const slug = slugOf(request)
+      try {
+        // The read announces the new statuses to every subscriber.
+        const snapshot = await d.service.read(slug, true)
+        return { project: slug, statuses: snapshot.statuses, refreshed: true }
+      } catch {
+        // The client API just failed: what the cache has, without asking it again.
+        const cached = await d.cache(slug)
+        return { project: slug, statuses: cached?.statuses ?? {}, refreshed: false, stale: true }
+      }
+    })
+  }
+}
+
+function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDeps, perIp: Map<string, number>): void {
+  if (d.subscribers() >= d.maxSubscribers) throw new RoomgateError('server_busy', undefined, { headers: { 'retry-after': '5' } })
+  const ip = request.ip
+  const mine = perIp.get(ip) ?? 0
+  if (mine >= d.maxSubscribersPerIp) {
+    throw new RoomgateError('rate_limited', `At most ${d.maxSubscribersPerIp} streams per client`, { headers: { 'retry-after': '5' } })
+  }
+  const slug = slugOf(request)
+  const channel = d.channel(slug)
+  reply.hijack()
+  const res = reply.raw
+  // The client may have left while the hooks ran (a slow rate-limit store): its 'close' has fired already.
+  if (res.destroyed || request.raw.socket.destroyed) {
+    res.destroy()
+    return
+  }
+  perIp.set(ip, mine + 1)
+  res.once('close', () => {
+    const n = (perIp.get(ip) ?? 1) - 1
+    if (n > 0) perIp.set(ip, n)
+    else perIp.delete(ip)
+  })
+  res.writeHead(200, SSE_HEADERS)
+  // Headers now, so a client (or a proxy) knows the stream is open before the first event.
+  res.flushHeaders()
+  const sse = new SseStream(res, d.maxBufferedBytes, () => {
+    d.onSlow()
+    request.log.info({ slug, ip: request.ip }, 'slow SSE reader cut off')
+  })
+  sse.write(sseFrame('connected', { project: slug }))
+  res.once('close', () => channel.remove(sse))
+  channel.add(sse).catch((err: unknown) => {
+    request.log.warn({ slug, err: (err as Error).message }, 'status snapshot for a new subscriber failed')
+    channel.remove(sse)
+    res.destroy()
+  })
+}
