@@ -8,13 +8,12 @@
 // runs roomgate's RSS is sampled to show the answer is streamed, not buffered.
 // A peer that is not installed or does not start is reported as missing.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { freePort, median, otherBenchRuns, pinning, rssMb, sampleRss, startCommand, startProcess, stop, wrkAsync } from './lib.js'
-
-const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+import {
+  fixed, freePort, here, median, notInstalled, otherBenchRuns, pairedRatio, pinning, rssMb, runRounds, sampleRss, startCommand, startProcess, startRoomgate, stop, wrkAsync,
+} from './lib.js'
 
 /** Table order; `against` are the peers every system is compared with. */
 export const SYSTEMS = ['direct', 'roomgate', 'nginx', 'haproxy', '@fastify/http-proxy', 'http-proxy']
@@ -37,13 +36,6 @@ const fill = (template, fields) =>
     return fields[k]
   })
 
-/** Peers bench/setup.sh could not install. */
-function notInstalled() {
-  const file = here('./peers/missing.txt')
-  if (!existsSync(file)) return new Set()
-  return new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean))
-}
-
 function version(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' })
   return r.status === 0 ? `${r.stdout}${r.stderr}`.split('\n')[0].trim() : undefined
@@ -59,17 +51,12 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
     const upstreamHost = `127.0.0.1:${upstream.port}`
     const upstreamUrl = `http://${upstreamHost}`
 
-    const rgPort = await freePort()
-    const roomgate = await startProcess(
-      [here('../bin/roomgate.js'), 'start', '--config', here('./roomgate.yaml')],
-      { PORT: String(rgPort), MEASUREMENT_URL: upstreamUrl, REDIS_URL: '' },
-      `http://127.0.0.1:${rgPort}/readyz`,
-    )
+    const roomgate = await startRoomgate({ file: here('./roomgate.yaml'), env: { MEASUREMENT_URL: upstreamUrl } })
     procs.push(roomgate.proc)
     const rssAtReady = rssMb(roomgate.proc.pid)
 
     /** name -> base URL, or {missing: why} */
-    const bases = { direct: upstreamUrl, roomgate: `http://127.0.0.1:${rgPort}` }
+    const bases = { direct: upstreamUrl, roomgate: roomgate.base }
     const missing = {}
     const nodePeerPids = {}
     const uninstalled = notInstalled()
@@ -153,16 +140,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
       if (quick) await Promise.all(running.map((name) => run(name, kind, 1, true)))
       else for (const name of running) await run(name, kind, 1, true)
 
-      const samples = Object.fromEntries(running.map((s) => [s, []]))
-      for (let r = 0; r < rounds; r++) {
-        // Order rotated each round: a neighbour's burst lands on every system alike.
-        const order = running.map((_, i) => running[(i + r) % running.length])
-        for (const name of order) {
-          const result = await run(name, kind, secs)
-          samples[name].push(result)
-          process.stderr.write(`${kind.scenario} round ${r + 1}/${rounds} ${name}: ${Math.round(result.rps)} req/s\n`)
-        }
-      }
+      const samples = await runRounds(running, rounds, (name) => run(name, kind, secs), (x) => `${Math.round(x.rps)} req/s`, `${kind.scenario} `)
 
       const figures = {}
       for (const name of SYSTEMS) {
@@ -173,8 +151,8 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
         }
         figures[name] = {
           rps: Math.round(median(runs.map((x) => x.rps))),
-          p50_ms: Number(median(runs.map((x) => x.p50_ms)).toFixed(3)),
-          p99_ms: Number(median(runs.map((x) => x.p99_ms)).toFixed(3)),
+          p50_ms: fixed(median(runs.map((x) => x.p50_ms)), 3),
+          p99_ms: fixed(median(runs.map((x) => x.p99_ms)), 3),
         }
       }
       let rssSamples
@@ -183,9 +161,9 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
           const m = sampler.stop()
           if (name === 'roomgate') rssSamples = m.samples
           Object.assign(figures[name], {
-            rss_mb_start: Number(m.start_mb.toFixed(1)),
-            rss_mb_max: Number(m.max_mb.toFixed(1)),
-            rss_mb_end: Number(m.end_mb.toFixed(1)),
+            rss_mb_start: fixed(m.start_mb, 1),
+            rss_mb_max: fixed(m.max_mb, 1),
+            rss_mb_end: fixed(m.end_mb, 1),
           })
         }
       }
@@ -198,9 +176,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
           Object.fromEntries(
             SYSTEMS.map((name) => [
               name,
-              samples[name] && samples[peerName]
-                ? Number(median(samples[name].map((x, r) => x.rps / samples[peerName][r].rps)).toFixed(2))
-                : null,
+              samples[name] && samples[peerName] ? fixed(pairedRatio(samples[name], samples[peerName], (x) => x.rps), 2) : null,
             ]),
           ),
         ]),
@@ -229,7 +205,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
           nginx: version('nginx', ['-v']),
           haproxy: version('haproxy', ['-v']),
         },
-        roomgate_rss_mb_at_ready: Number(rssAtReady.toFixed(1)),
+        roomgate_rss_mb_at_ready: fixed(rssAtReady, 1),
         contended_by: [...contendedBy],
         elapsed_s: Math.round((performance.now() - began) / 1000),
       },

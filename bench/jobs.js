@@ -9,10 +9,8 @@ import { randomFillSync } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { freePort, median, startProcess, stop } from './lib.js'
+import { fixed, HAS_TASKSET, isMain, median, runRounds, sleep, startRoomgate, stop } from './lib.js'
 
-const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const MiB = 1024 * 1024
 const BIG = 128 * MiB
 const SMALL = 64 * 1024
@@ -24,9 +22,8 @@ const DISK_MARGIN = 512 * MiB
 const MEMORY_SHARE = 0.5
 const BASE = join(tmpdir(), 'roomgate-bench-jobs')
 
-const ALL_CPUS = spawnSync('taskset', ['-c', '0', 'true']).status === 0 ? `0-${cpus().length - 1}` : undefined
+const ALL_CPUS = HAS_TASKSET ? `0-${cpus().length - 1}` : undefined
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const mibps = (bytes, seconds) => bytes / MiB / seconds
 const gib = (bytes) => `${(bytes / 1024 / MiB).toFixed(2)} GiB`
 
@@ -168,28 +165,16 @@ async function roomgateJob(base, bytes) {
   }
 }
 
-async function startRoomgate(dir, nodeFlags = []) {
-  const port = await freePort()
-  const config = join(BASE, 'roomgate.json')
-  writeFileSync(
-    config,
-    JSON.stringify({
-      host: '127.0.0.1',
-      logLevel: 'warn',
-      auth: { apiKeys: [API_KEY] },
-      rateLimit: { rps: 1_000_000_000, burst: 1_000_000_000 },
-      jobs: { root: dir, concurrency: 4, rateLimit: { perMinute: 100_000 } },
-    }),
-  )
-  const { proc } = await startProcess(
-    [...nodeFlags, here('../bin/roomgate.js'), 'start', '--config', config],
-    { PORT: String(port), REDIS_URL: '' },
-    `http://127.0.0.1:${port}/readyz`,
-  )
+async function startJobsRoomgate(dir, nodeFlags = []) {
+  const { proc, base } = await startRoomgate({
+    file: join(BASE, 'roomgate.json'),
+    config: { auth: { apiKeys: [API_KEY] }, jobs: { root: dir, concurrency: 4, rateLimit: { perMinute: 100_000 } } },
+    nodeFlags,
+  })
   // startProcess pins servers to one cpu (for wrk's sake); cat runs unpinned
   // here, so roomgate gets every cpu too, all its threads included.
   if (ALL_CPUS) spawnSync('taskset', ['-a', '-p', '-c', ALL_CPUS, String(proc.pid)], { stdio: 'ignore' })
-  return { proc, base: `http://127.0.0.1:${port}` }
+  return { proc, base }
 }
 
 export async function jobsScenario({ quick, rounds = quick ? 2 : 3, nodeFlags = [] }) {
@@ -198,7 +183,7 @@ export async function jobsScenario({ quick, rounds = quick ? 2 : 3, nodeFlags = 
   for (const note of set.notes) process.stderr.write(`jobs: ${note}\n`)
   if (set.written > 0) process.stderr.write(`jobs: wrote ${gib(set.written)} under ${set.dir}\n`)
 
-  const rg = await startRoomgate(set.dir, nodeFlags)
+  const rg = await startJobsRoomgate(set.dir, nodeFlags)
   /** roomgate's rate by the job's own timestamps (createdAt..completedAt, no polling in it). */
   const jobSamples = []
   const systems = {
@@ -210,33 +195,31 @@ export async function jobsScenario({ quick, rounds = quick ? 2 : 3, nodeFlags = 
     cat: () => shell(CAT, set.dir),
     'cat-p4': () => shell(CAT_P4, set.dir),
   }
-  const samples = Object.fromEntries(Object.keys(systems).map((s) => [s, []]))
+  let samples
   try {
     // Warm-up, not measured: cat puts every file in the page cache (a kept data
     // set may have been evicted), the first job warms roomgate's JIT.
     await systems.cat()
     await systems.roomgate()
     jobSamples.length = 0
-    const entries = Object.entries(systems)
-    for (let r = 0; r < rounds; r++) {
-      const order = entries.map((_, i) => entries[(i + r) % entries.length])
-      for (const [name, run] of order) {
-        const seconds = await run()
-        samples[name].push(mibps(set.bytes, seconds))
-        process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(mibps(set.bytes, seconds))} MiB/s (${seconds.toFixed(2)} s)\n`)
-      }
-    }
+    // name -> seconds of each run
+    samples = await runRounds(Object.keys(systems), rounds, (name) => systems[name](), (seconds) =>
+      `${Math.round(mibps(set.bytes, seconds))} MiB/s (${seconds.toFixed(2)} s)`,
+    )
   } finally {
     await stop(rg.proc)
   }
 
   const figures = Object.fromEntries(
-    Object.entries(samples).map(([name, xs]) => [name, { mb_per_s: Math.round(median(xs)), runs_mb_per_s: xs.map(Math.round) }]),
+    Object.entries(samples).map(([name, runs]) => {
+      const xs = runs.map((seconds) => mibps(set.bytes, seconds))
+      return [name, { mb_per_s: Math.round(median(xs)), runs_mb_per_s: xs.map(Math.round) }]
+    }),
   )
   figures.roomgate.job_mb_per_s = Math.round(median(jobSamples))
   // The target is against `cat FILES > /dev/null`; four cats at once (roomgate reads
   // four files at once) is the stricter limit, reported beside it.
-  const ratio = (against) => Number((figures.roomgate.mb_per_s / figures[against].mb_per_s).toFixed(2))
+  const ratio = (against) => fixed(figures.roomgate.mb_per_s / figures[against].mb_per_s, 2)
   return {
     figures,
     ratios: { against: 'cat', roomgate: ratio('cat'), roomgate_vs_cat_p4: ratio('cat-p4'), target: 0.8 },
@@ -258,7 +241,7 @@ export async function jobsScenario({ quick, rounds = quick ? 2 : 3, nodeFlags = 
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const quick = process.argv.includes('--quick')
   const r = await jobsScenario({ quick })
   if (r.skipped) console.log(r.skipped)

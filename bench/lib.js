@@ -1,8 +1,20 @@
-// Helpers for the benchmark: child processes that print their port, wrk runs
-// parsed into numbers, medians.
+// Helpers for the benchmark: child processes that print their port, roomgate
+// started on a config, wrk runs parsed into numbers, rounds, medians, requests
+// on a kept-alive socket.
 import { spawn, spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** A path relative to bench/. */
+export const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+/** Epoch ms with sub-ms precision: compares across processes on one machine. */
+export const now = () => performance.timeOrigin + performance.now()
+export const fixed = (x, digits) => Number(x.toFixed(digits))
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -20,7 +32,7 @@ export function freePort() {
  * (with their upstream) core 1, when `taskset` is available: they then compete
  * with each other, not with wrk.
  */
-const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0
+export const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 export const LOAD_CPU = '0'
 export const SERVER_CPU = '1'
 function pinned(cpu, cmd, args) {
@@ -73,7 +85,7 @@ export function startProcess(args, env, readyUrl) {
 
 export function stop(proc) {
   return new Promise((resolve) => {
-    if (proc.exitCode !== null) return resolve()
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
     proc.once('exit', resolve)
     proc.kill('SIGTERM')
     setTimeout(() => proc.kill('SIGKILL'), 5_000).unref()
@@ -86,28 +98,57 @@ const ms = (text) => {
   return m ? Number(m[1]) * UNITS[m[2]] : NaN
 }
 
-/** Runs wrk and returns {rps, p50_ms, p99_ms, errors}. */
-export function wrk(url, { connections, seconds, headers = {}, script }) {
+function wrkCommand(url, { connections, seconds, headers = {}, script }) {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency']
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`)
   if (script) args.push('-s', script)
   args.push(url)
-  const [cmd, argv] = pinned(LOAD_CPU, 'wrk', args)
+  return pinned(LOAD_CPU, 'wrk', args)
+}
+
+/** Runs wrk and returns {rps, p50_ms, p99_ms, non2xx, socketErrors}. */
+export function wrk(url, options) {
+  const [cmd, argv] = wrkCommand(url, options)
   const r = spawnSync(cmd, argv, { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`)
-  const out = r.stdout
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
-  const p50 = ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '')
-  const p99 = ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '')
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0)
-  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1]
-  return { rps, p50_ms: p50, p99_ms: p99, non2xx, socketErrors }
+  return parseWrk(r.stdout)
 }
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+/** The p-th percentile (nearest rank) of sorted numbers; NaN when there are none. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+/**
+ * Median of per-round ratios f(x) / f(y), x and y the same round's results of
+ * two systems: each round runs every system back to back, so this shrugs off
+ * the machine's drift better than a ratio of medians.
+ */
+export const pairedRatio = (xs, ys, f) => median(xs.map((x, r) => f(x) / f(ys[r])))
+
+/**
+ * `rounds` rounds of `run(name)` for every name, the order rotated each round
+ * (a neighbour's burst then lands on every system alike); one line on stderr
+ * per run, `describe(result)` after its name. Returns name -> results.
+ */
+export async function runRounds(names, rounds, run, describe, prefix = '') {
+  const samples = Object.fromEntries(names.map((s) => [s, []]))
+  for (let r = 0; r < rounds; r++) {
+    const order = names.map((_, i) => names[(i + r) % names.length])
+    for (const name of order) {
+      const x = await run(name)
+      samples[name].push(x)
+      process.stderr.write(`${prefix}round ${r + 1}/${rounds} ${name}: ${describe(x)}\n`)
+    }
+  }
+  return samples
 }
 
 /**
@@ -168,12 +209,8 @@ export function parseWrk(out) {
  * wrk() without blocking the event loop, so timers in this process (an RSS
  * sampler) keep running during the run. Same options and result as wrk().
  */
-export function wrkAsync(url, { connections, seconds, headers = {}, script }) {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency']
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`)
-  if (script) args.push('-s', script)
-  args.push(url)
-  const [cmd, argv] = pinned(LOAD_CPU, 'wrk', args)
+export function wrkAsync(url, options) {
+  const [cmd, argv] = wrkCommand(url, options)
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -253,4 +290,73 @@ export function otherBenchRuns() {
     }
   }
   return found
+}
+
+/** Descriptors a server keeps for itself (listener, pipes, inspector, /metrics…) beside its connections. */
+export const FD_RESERVE = 256
+
+/** The soft limit on open files the children inherit (null: unlimited). */
+export function fdLimit() {
+  const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()
+  return /^\d+$/.test(out) ? Number(out) : null
+}
+
+/** Peers bench/setup.sh could not install (bench/peers/missing.txt). */
+export function notInstalled() {
+  const file = here('./peers/missing.txt')
+  if (!existsSync(file)) return new Set()
+  return new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean))
+}
+
+const agent = new Agent({ keepAlive: true })
+/** A request on a kept-alive socket (after the first), so t0 is not followed by a connect. Resolves with the body of a 200. */
+export function http(url, { method = 'GET', body, headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const h = body === undefined ? headers : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...headers }
+    const req = request(url, { method, agent, headers: h }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => (text += d))
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${method} ${url}: ${res.statusCode} ${text}`))))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+/** Closes http()'s kept-alive sockets (it opens new ones when called again). */
+export const closeAgent = () => agent.destroy()
+
+/**
+ * Starts roomgate (`bin/roomgate.js start --config file`) on a free port and
+ * resolves once /readyz answers, with {proc, port, base, inspectPort}. With
+ * `config`, `file` is first written with it as JSON, over what every scenario
+ * wants (loopback, warn logs, rate limits far above the load). `nodeFlags` go
+ * to node; `inspect` opens the inspector on a free port (for collectGarbage).
+ */
+export async function startRoomgate({ file, config, env = {}, nodeFlags = [], inspect = false }) {
+  const port = await freePort()
+  const inspectPort = inspect ? await freePort() : undefined
+  if (config) writeFileSync(file, JSON.stringify({ host: '127.0.0.1', logLevel: 'warn', rateLimit: { rps: 1_000_000_000, burst: 1_000_000_000 }, ...config }))
+  const base = `http://127.0.0.1:${port}`
+  const { proc } = await startProcess(
+    [...nodeFlags, ...(inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : []), here('../bin/roomgate.js'), 'start', '--config', file],
+    { PORT: String(port), REDIS_URL: '', ...env },
+    `${base}/readyz`,
+  )
+  return { proc, port, base, inspectPort }
+}
+
+/** Whether the module at `url` (its import.meta.url) is the script node was started with. */
+export const isMain = (url) => process.argv[1] === fileURLToPath(url)
+
+/** node flags that profile a child into $TMPDIR/<dir>. */
+export const cpuProf = (dir) => ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), dir)}`]
+
+/** A scenario run as a script: prints its result as JSON, then stops every child. */
+export async function printResult(run) {
+  try {
+    console.log(JSON.stringify(await run(), null, 2))
+  } finally {
+    await Promise.all(children.map(stop))
+  }
 }

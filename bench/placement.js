@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { pino } from 'pino'
 import { createMemoryEngine } from '../dist/engine/memory.js'
 import { createRedisEngine } from '../dist/engine/redis.js'
-import { freePort } from './lib.js'
+import { freePort, isMain, sleep } from './lib.js'
 
 const log = pino({ level: 'silent' })
 const NODES = Array.from({ length: 12 }, (_, i) => `gxy${i + 1}`)
@@ -22,7 +22,7 @@ async function startRedis() {
     } catch {
       // not up yet
     }
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
   }
   proc.kill('SIGKILL')
   throw new Error('redis-server did not start for the placement benchmark')
@@ -71,7 +71,7 @@ export async function placementScenario({ quick }) {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const quick = process.argv.includes('--quick')
   const r = await placementScenario({ quick })
   console.log(`placement: ${r.rooms} new rooms (one user each) on 12 nodes, then 5 sticky hits per room`)

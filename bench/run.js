@@ -3,15 +3,13 @@
 // Options: --quick (short runs), --only <scenario>, --rounds N, --seconds S, --connections C.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { children, stop } from './lib.js'
+import { children, here, stop } from './lib.js'
 import { httpProxyScenario } from './http-proxy.js'
 import { jobsScenario } from './jobs.js'
 import { placementScenario } from './placement.js'
 import { sseFanoutScenario } from './sse-fanout.js'
 
-const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -35,6 +33,12 @@ const table = (rows) => rows.map((r) => r.map((c, i) => (i === 0 ? String(c).pad
 
 async function main() {
   const result = { date: new Date().toISOString(), node: process.version, scenarios: {}, ratios: {}, settings: {} }
+  /** A scenario's figures, ratios and settings into the results. */
+  const record = (name, { figures, ratios, settings }) => {
+    result.scenarios[name] = figures
+    result.ratios[name] = ratios
+    result.settings[name] = settings
+  }
 
   if (wanted('http-proxy')) {
     // Three kinds of request x six systems per round: its own round count
@@ -44,9 +48,7 @@ async function main() {
     const s = r.settings
     const x = (v) => (v === null ? '-' : `${v.toFixed(2)}x`)
     for (const k of r.kinds) {
-      result.scenarios[k.scenario] = k.figures
-      result.ratios[k.scenario] = k.ratios
-      result.settings[k.scenario] = { ...s, request: k.label }
+      record(k.scenario, { ...k, settings: { ...s, request: k.label } })
       const [a, b] = k.ratios.against
       console.log(`\n${k.scenario}: ${k.label}; ${connections} connections, ${hpRounds} rounds x ${k.seconds}s, median; ${s.pinning}`)
       console.log(table([['system', 'req/s', 'p50 ms', 'p99 ms', `vs ${a.split('/')[0]}`, `vs ${b}`],
@@ -77,9 +79,7 @@ async function main() {
     if (r.skipped) console.log(`\n${r.skipped}`)
     else {
       const s = r.settings
-      result.scenarios.jobs = r.figures
-      result.ratios.jobs = r.ratios
-      result.settings.jobs = s
+      record('jobs', r)
       console.log(`\njobs: one cache job over ${s.files} files (${s.big_files}, ${s.small_files}) vs cat on the same files, median of ${s.rounds} rounds`)
       console.log('  every file is in the page cache: this measures the reading path, not the disk; cat-p4 = 4 cats at a time')
       console.log(table([['system', 'MiB/s', `vs ${r.ratios.against}`],
@@ -91,9 +91,7 @@ async function main() {
   if (wanted('sse-fanout')) {
     const r = await sseFanoutScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
     const s = r.settings
-    result.scenarios['sse-fanout'] = r.figures
-    result.ratios['sse-fanout'] = r.ratios
-    result.settings['sse-fanout'] = s
+    record('sse-fanout', r)
     console.log(`\nsse-fanout: one change (${s.frame_bytes}-byte frame) to ${s.subscribers} SSE subscribers on ${s.clients} client processes, median of ${s.rounds} rounds; ${s.pinning}`)
     if (s.subscribers < s.subscribers_wanted) console.log(`  capped from ${s.subscribers_wanted} by ulimit -n ${s.fd_limit}`)
     console.log(table([['system', 'deliveries/s', 'p50 ms', 'p99 ms', 'KiB/conn', 'KiB/conn+', `vs ${r.ratios.against}`],
@@ -107,9 +105,7 @@ async function main() {
     const { wsEventsScenario } = await import('./ws-events.js')
     const r = await wsEventsScenario({ rounds, seconds, connections })
     const s = r.settings
-    result.scenarios['ws-events'] = r.figures
-    result.ratios['ws-events'] = r.ratios
-    result.settings['ws-events'] = s
+    record('ws-events', r)
     console.log(`\nws-events: ${s.event} round trips through /ws to a node:http upstream, ${s.connections} connections x ${s.in_flight_per_connection} in flight, ${s.rounds} rounds x ${s.seconds}s, median; ${s.pinning}`)
     console.log(table([['system', 'msgs/s', 'p50 ms', 'p99 ms', `vs ${r.ratios.against}`],
       ...Object.entries(r.figures).map(([name, f]) => [name, f.msgs_per_s, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), `${(name === r.ratios.against ? 1 : r.ratios[name]).toFixed(2)}x`])]))
@@ -123,9 +119,7 @@ async function main() {
     const x = r.ratios
     const peers = Object.keys(x.deliveries_per_s)
     const times = (v) => (v === null ? '-' : `${v.toFixed(2)}x`)
-    result.scenarios['ws-fanout'] = r.figures
-    result.ratios['ws-fanout'] = x
-    result.settings['ws-fanout'] = s
+    record('ws-fanout', r)
     console.log(`\nws-fanout: one broadcast to ${s.connections} WebSocket clients on ${s.clients} client processes, median of ${s.rounds} rounds; ${s.pinning}`)
     if (s.connections < s.connections_wanted) console.log(`  capped from ${s.connections_wanted} by ulimit -n ${s.fd_limit}`)
     console.log(table([['system', 'deliveries/s', 'p50 ms', 'p99 ms', 'KiB/conn', 'KiB/conn+', ...peers.map((p) => `rg vs ${p}`)],

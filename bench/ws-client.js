@@ -1,27 +1,20 @@
-// A load client of bench/ws-fanout.js and bench/ws-events.js, started with an
-// IPC channel. It opens WebSocket connections when told (`ws` clients, or
-// socket.io-client with the websocket transport only), then either:
+// A load client of bench/ws-fanout.js and bench/ws-events.js (bench/load-client.js
+// does the IPC and the fan-out rounds). It opens WebSocket connections when
+// told (`ws` clients, or socket.io-client with the websocket transport only),
+// then either:
 // - fan-out: once armed with a sequence number, timestamps the arrival of the
-//   frame carrying it on every connection and sends the times back. A `ws`
-//   connection never parses what arrives: it counts the bytes and searches
-//   them for `"seq":N}`. (socket.io-client parses every packet itself.)
+//   frame carrying it on every connection. A `ws` connection never parses
+//   what arrives: it counts the bytes and searches them for `"seq":N}`.
+//   (socket.io-client parses every packet itself.)
 // - events: keeps `window` requests in flight on each connection for
 //   `seconds`, numbered by request_id, and sends back every round trip's time.
-// Times are epoch ms (performance.timeOrigin + now()), so they compare with
-// the parent's on the same machine.
 import { createRequire } from 'node:module'
 import WebSocket from 'ws'
+import { arrived, received, send, serve, targets } from './load-client.js'
 
-const now = () => performance.timeOrigin + performance.now()
 const peers = createRequire(new URL('./peers/package.json', import.meta.url))
-/** Set by the parent: this client's number, so device ids are unique across clients. */
-let index = 0
-/** name -> { name, kind, conns, needle, seq, pending, timer } */
-const targets = new Map()
-let bytes = 0
+/** Connections opened by this client, for unique device ids. */
 let opened = 0
-
-const send = (message) => process.send(message)
 
 /** One `ws` connection; resolves once open. */
 function openWs(target, url) {
@@ -43,12 +36,9 @@ function openWs(target, url) {
     })
     ws.on('close', () => (conn.open = false))
     ws.on('message', (data) => {
-      bytes += data.length
+      received(data.length)
       if (target.onMessage) target.onMessage(conn, data)
-      else if (target.needle !== undefined && Number.isNaN(conn.at) && data.indexOf(target.needle) !== -1) {
-        conn.at = now()
-        if (--target.pending === 0) report(target)
-      }
+      else if (target.needle !== undefined && Number.isNaN(conn.at) && data.indexOf(target.needle) !== -1) arrived(target, conn)
     })
   })
 }
@@ -69,55 +59,15 @@ function openSocketIo(target, url) {
     })
     socket.on('disconnect', () => (conn.open = false))
     socket.on('tick', (data) => {
-      if (target.seq !== undefined && Number.isNaN(conn.at) && data?.seq === target.seq) {
-        conn.at = now()
-        if (--target.pending === 0) report(target)
-      }
+      if (target.id !== undefined && Number.isNaN(conn.at) && data?.seq === target.id) arrived(target, conn)
     })
   })
 }
 
-async function connect({ name, kind, url, deviceIds, count, concurrency }) {
-  let target = targets.get(name)
-  if (!target) targets.set(name, (target = { name, kind, conns: [], needle: undefined, seq: undefined, pending: 0, timer: undefined }))
-  const errors = []
-  let done = 0
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        next++
-        const u = deviceIds ? `${url}${url.includes('?') ? '&' : '?'}device_id=c${index}-${opened++}` : url
-        try {
-          target.conns.push(await (kind === 'socket.io' ? openSocketIo(target, u) : openWs(target, u)))
-          done++
-        } catch (err) {
-          errors.push(err.message)
-        }
-      }
-    }),
-  )
-  send({ type: 'connected', name, opened: done, conns: target.conns.length, failed: errors.length, error: errors[0] })
-}
-
-/** Sends the arrival times of the armed sequence number (null: not arrived, or the connection is gone) and disarms. */
-function report(target) {
-  clearTimeout(target.timer)
-  const times = target.conns.map((c) => (Number.isNaN(c.at) ? null : c.at))
-  const { seq } = target
-  target.needle = undefined
-  target.seq = undefined
-  send({ type: 'times', name: target.name, seq, times, lost: target.conns.filter((c) => !c.open).length })
-}
-
-function arm({ name, seq, timeoutMs }) {
-  const target = targets.get(name)
-  for (const c of target.conns) c.at = NaN
-  target.pending = target.conns.length
-  target.seq = seq
-  target.needle = Buffer.from(`"seq":${seq}}`, 'latin1')
-  target.timer = setTimeout(() => report(target), timeoutMs)
-  send({ type: 'armed', name, seq })
+/** One connection of either kind; with deviceIds, each gets a device id unique across the clients. */
+function open(target, { kind, url, deviceIds }, index) {
+  const u = deviceIds ? `${url}${url.includes('?') ? '&' : '?'}device_id=c${index}-${opened++}` : url
+  return kind === 'socket.io' ? openSocketIo(target, u) : openWs(target, u)
 }
 
 /**
@@ -176,32 +126,16 @@ function runEvents({ name, event, seconds, window, drainMs }) {
   })
 }
 
-process.on('message', (message) => {
-  switch (message.type) {
-    case 'init':
-      index = message.index
-      send({ type: 'ready' })
-      break
-    case 'connect':
-      connect(message).catch((err) => send({ type: 'connected', name: message.name, opened: 0, failed: message.count, error: err.message }))
-      break
-    case 'arm':
-      arm(message)
-      break
-    case 'events':
-      runEvents(message)
-      break
-    case 'stats':
-      send({ type: 'stats', bytes, clockSkewMs: now() - Date.now() })
-      break
-    case 'close':
-      for (const t of targets.values()) {
-        for (const c of t.conns) {
-          if (c.ws) c.ws.terminate()
-          else c.socket.disconnect()
-        }
+serve({
+  open,
+  needle: (seq) => Buffer.from(`"seq":${seq}}`, 'latin1'),
+  close() {
+    for (const t of targets.values()) {
+      for (const c of t.conns) {
+        if (c.ws) c.ws.terminate()
+        else c.socket.disconnect()
       }
-      process.disconnect()
-      break
-  }
+    }
+  },
+  more: { events: runEvents },
 })

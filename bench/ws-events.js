@@ -10,14 +10,11 @@
 // other cpu. msgs/s = round trips completed in the window / its length;
 // p50/p99 of their times. Rounds rotate the order; the ratio is the median of
 // per-round ratios.
-import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { children, freePort, median, pinning, startProcess, stop } from './lib.js'
-import { closeAgent, connectAll, HAS_TASKSET, http, percentile, startClients } from './ws-fanout.js'
+import { closeAgent, cpuProf, fixed, here, http, isMain, median, pairedRatio, percentile, printResult, runRounds, startProcess, startRoomgate, stop } from './lib.js'
+import { ask, clientsPinning, connectAll, startClients } from './clients.js'
 
-const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const CLIENTS = 1
 const EVENT = 'lobby.bench'
 /** roomgate's default keep-alive connections per service lane; the floor's Pool gets as many. */
@@ -33,41 +30,27 @@ export async function wsEventsScenario({ rounds, seconds, connections = 50, wind
     started.push(upstream.proc)
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`
 
-    const rgPort = await freePort()
-    const config = join(tmpdir(), `roomgate-bench-ws-events-${process.pid}.json`)
-    writeFileSync(
-      config,
-      JSON.stringify({
-        host: '127.0.0.1',
-        logLevel: 'warn',
-        rateLimit: { rps: 1_000_000_000, burst: 1_000_000_000 },
+    const rg = await startRoomgate({
+      file: join(tmpdir(), `roomgate-bench-ws-events-${process.pid}.json`),
+      config: {
         services: { lobby: { url: upstreamUrl, connections: UPSTREAM_CONNECTIONS } },
         ws: { maxInflight: Math.max(1_024, window * 4), pingIntervalMs: DAY_MS },
-      }),
-    )
-    const rg = await startProcess(
-      [...nodeFlags, here('../bin/roomgate.js'), 'start', '--config', config],
+      },
       // LOBBY_URL wins over the file (env wins); both name the bench upstream.
-      { PORT: String(rgPort), LOBBY_URL: upstreamUrl, REDIS_URL: '' },
-      `http://127.0.0.1:${rgPort}/readyz`,
-    )
+      env: { LOBBY_URL: upstreamUrl },
+      nodeFlags,
+    })
     started.push(rg.proc)
     const floor = await startProcess([here('./servers/ws-events.js')], { UPSTREAM: upstreamUrl, CONNECTIONS: String(UPSTREAM_CONNECTIONS) })
     started.push(floor.proc)
-    const clients = await startClients(CLIENTS)
+    const clients = await startClients('./ws-client.js', CLIENTS)
     started.push(...clients.map((c) => c.proc))
 
-    const systems = { roomgate: `ws://127.0.0.1:${rgPort}/ws`, ws: `ws://127.0.0.1:${floor.port}/ws` }
+    const systems = { roomgate: `ws://127.0.0.1:${rg.port}/ws`, ws: `ws://127.0.0.1:${floor.port}/ws` }
     for (const [name, url] of Object.entries(systems)) await connectAll(clients, { name, url, deviceIds: true, total: connections })
 
     const run = async (name, s) => {
-      const replies = await Promise.all(
-        clients.map((c) => {
-          const reply = c.next('events', name)
-          c.send({ type: 'events', name, event: EVENT, seconds: s, window, drainMs: DRAIN_MS })
-          return reply
-        }),
-      )
+      const replies = await ask(clients, { type: 'events', name, event: EVENT, seconds: s, window, drainMs: DRAIN_MS }, 'events')
       const latencies = replies.flatMap((r) => r.latencies).sort((a, b) => a - b)
       const errors = replies.reduce((n, r) => n + r.errors, 0)
       if (errors > 0) throw new Error(`${name}: ${errors} error answers, e.g. ${replies.find((r) => r.firstError)?.firstError}`)
@@ -84,20 +67,12 @@ export async function wsEventsScenario({ rounds, seconds, connections = 50, wind
     // Warm-up, not measured: JIT, the upstream pools' connections.
     for (const name of Object.keys(systems)) await run(name, 1)
 
-    const names = Object.keys(systems)
-    const samples = Object.fromEntries(names.map((s) => [s, []]))
-    for (let r = 0; r < rounds; r++) {
-      const order = names.map((_, i) => names[(i + r) % names.length])
-      for (const name of order) {
-        const x = await run(name, seconds)
-        samples[name].push(x)
-        process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(x.msgsPerS)} msgs/s, p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms\n`)
-      }
-    }
+    const samples = await runRounds(Object.keys(systems), rounds, (name) => run(name, seconds), (x) =>
+      `${Math.round(x.msgsPerS)} msgs/s, p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms`,
+    )
     const upstreamCalls = JSON.parse(await http(`${upstreamUrl}/count`)).calls
     for (const c of clients) c.send({ type: 'close' })
 
-    const fixed = (x, d) => Number(x.toFixed(d))
     const figures = {}
     for (const [name, xs] of Object.entries(samples)) {
       figures[name] = {
@@ -108,7 +83,7 @@ export async function wsEventsScenario({ rounds, seconds, connections = 50, wind
       }
     }
     const against = 'ws'
-    const paired = (f) => fixed(median(samples.roomgate.map((x, r) => f(x) / f(samples[against][r]))), 2)
+    const paired = (f) => fixed(pairedRatio(samples.roomgate, samples[against], f), 2)
     return {
       figures,
       ratios: { against, roomgate: paired((x) => x.msgsPerS), roomgate_p99: paired((x) => x.p99) },
@@ -120,7 +95,7 @@ export async function wsEventsScenario({ rounds, seconds, connections = 50, wind
         event: EVENT,
         upstream_connections: UPSTREAM_CONNECTIONS,
         upstream_calls: upstreamCalls,
-        pinning: HAS_TASKSET ? pinning.replace('wrk', `${CLIENTS} client process`) : pinning,
+        pinning: clientsPinning(CLIENTS),
         nodeFlags,
       },
     }
@@ -130,14 +105,9 @@ export async function wsEventsScenario({ rounds, seconds, connections = 50, wind
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isMain(import.meta.url)) {
   // Standalone: node bench/ws-events.js [--quick] [--cpu-prof] (profiles the roomgate child into $TMPDIR/roomgate-ws-events-prof).
   const quick = process.argv.includes('--quick')
-  const nodeFlags = process.argv.includes('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'roomgate-ws-events-prof')}`] : []
-  try {
-    const r = await wsEventsScenario({ rounds: quick ? 3 : 7, seconds: quick ? 2 : 4, nodeFlags })
-    console.log(JSON.stringify(r, null, 2))
-  } finally {
-    await Promise.all(children.map(stop))
-  }
+  const nodeFlags = process.argv.includes('--cpu-prof') ? cpuProf('roomgate-ws-events-prof') : []
+  await printResult(() => wsEventsScenario({ rounds: quick ? 3 : 7, seconds: quick ? 2 : 4, nodeFlags }))
 }
