@@ -1,66 +1,106 @@
 /**
- * `roomgate start --config FILE`: load the config (file, then env), start,
- * and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
- * `roomgate demo` (npm start) also starts small demo services to route to.
- * Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or config.
+ * The `roomgate` command. `start --config FILE`: load the config (file, then
+ * env), start, and shut down gracefully on SIGTERM/SIGINT (a second signal
+ * exits at once). `demo` (npm start) also starts small demo services to route
+ * to. The other commands talk to a running roomgate (src/cli/): cache jobs,
+ * rooms, public statuses, and `config check` to validate a file offline.
+ * Exit codes: see EXIT in src/cli/exit.ts (0 ok, 1 failed, 2 bad usage or
+ * config, 3 unreachable, 4 unauthorized, 5 not found, 130 watch interrupted).
  */
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from './config/load.js'
-import { startRoomgate, type Roomgate } from './roomgate.js'
-import { createLogger } from './log.js'
-import { SHUTDOWN_MARGIN_MS, untilSignal } from './signals.js'
+import { CliError, EXIT, UsageError } from './cli/exit.js'
+import { VERSION } from './version.js'
+import { DEFAULT_TIMEOUT_SECONDS, DEFAULT_URL, onlyOptions, OPTIONS, type Values } from './cli/options.js'
 
 const USAGE = `Usage: roomgate <command> [options]
 
 Commands:
-  start [--config FILE]   Run roomgate. Environment variables override the file.
-  demo                    Run roomgate with the demo config and demo services (npm start).
+  start [--config FILE]            Run roomgate. Environment variables override the file.
+  demo                             Run roomgate with the demo config and demo services (npm start).
+  config check FILE                Validate a config file (env overrides apply) and summarize it.
+
+  jobs submit PATH... [--dir] [--watch]
+                                   Create a cache job from server paths (under its jobs.root);
+                                   --dir: the PATHs are folders; --watch: show progress to the end.
+  jobs list [--status S] [--limit N]
+                                   Newest jobs first (S: pending running completed failed cancelled).
+  jobs get ID [--watch]            One job's progress (--watch: follow it to the end).
+  jobs cancel ID                   Cancel a pending or running job.
+  rooms list                       Rooms with their pool, node and users (--token adds seed 000's
+                                   gateway mappings from GET /status).
+  status SLUG [--follow]           A project's public unit statuses; --follow prints each change
+                                   until Ctrl-C, reconnecting when the stream drops.
 
 Options:
-  -c, --config FILE       YAML or JSON config file
+  -c, --config FILE       YAML or JSON config file (start)
+  --url URL               roomgate to talk to (env ROOMGATE_URL; default ${DEFAULT_URL})
+  --key KEY               API key for the jobs API, sent as X-API-Key (env ROOMGATE_API_KEY)
+  --token TOKEN           Bearer token for rooms (env ROOMGATE_TOKEN)
+  --timeout SECONDS       Per-request deadline (default ${DEFAULT_TIMEOUT_SECONDS})
+  --json                  Machine-readable output only: one JSON object (one per line with
+                          --watch and --follow)
   -h, --help              Show this help
   -v, --version           Show the version
-`
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
+Exit codes:
+  0 ok   1 failed (job failed/cancelled under --watch, server error)   2 bad usage or config
+  3 server unreachable   4 key or token refused (401/403)   5 not found (404)
+  130 --watch stopped by Ctrl-C (the job goes on)
+`
 
 export async function main(argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    })
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
   } catch (err) {
     console.error(`roomgate: ${(err as Error).message}\n\n${USAGE}`)
-    return 2
+    return EXIT.usage
   }
-  const { values, positionals } = parsed
+  const values = parsed.values as Values
+  const { positionals } = parsed
   if (values.version) {
-    console.log(version())
-    return 0
+    console.log(VERSION)
+    return EXIT.ok
   }
-  const command = positionals[0]
+  const [command, sub, ...rest] = positionals
   if (values.help || command === undefined || command === 'help') {
     console.log(USAGE)
-    return command === undefined && !values.help ? 2 : 0
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok
   }
-  if (command === 'start') return start(values.config)
-  if (command === 'demo') {
-    const { startDemo } = await import('./demo/start.js')
-    return startDemo()
+  try {
+    return await run(command, sub, rest, positionals.slice(1), values)
+  } catch (err) {
+    if (err instanceof CliError) {
+      console.error(`roomgate: ${err.message}${err instanceof UsageError ? '\nRun `roomgate --help` for usage.' : ''}`)
+      return err.exitCode
+    }
+    throw err
   }
-  console.error(`roomgate: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
-  return 2
+}
+
+async function run(command: string, sub: string | undefined, rest: string[], args: string[], values: Values): Promise<number> {
+  switch (command) {
+    case 'start':
+      onlyOptions(values, 'start', ['config'])
+      return start(values.config)
+    case 'demo': {
+      onlyOptions(values, 'demo', [])
+      const { startDemo } = await import('./demo/start.js')
+      return startDemo()
+    }
+    case 'jobs':
+      return (await import('./cli/jobs.js')).jobsCommand(sub, rest, values)
+    case 'rooms':
+      return (await import('./cli/rooms.js')).roomsCommand(sub, rest, values)
+    case 'status':
+      return (await import('./cli/status.js')).statusCommand(args, values)
+    case 'config':
+      return (await import('./cli/config-check.js')).configCommand(sub, rest, values)
+    default:
+      console.error(`roomgate: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
+      return EXIT.usage
+  }
 }
 
 async function start(file: string | undefined): Promise<number> {
@@ -70,17 +110,23 @@ async function start(file: string | undefined): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`roomgate: config error: ${err.message}`)
-      return 2
+      return EXIT.usage
     }
     throw err
   }
+  // Loaded here, not at the top: the client commands should not pay for the server's modules.
+  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }] = await Promise.all([
+    import('./roomgate.js'),
+    import('./log.js'),
+    import('./signals.js'),
+  ])
   const log = createLogger(config.logLevel)
-  let instance: Roomgate
+  let instance
   try {
     instance = await startRoomgate(config, { logger: log })
   } catch (err) {
     log.fatal({ err }, 'roomgate failed to start')
-    return 1
+    return EXIT.failed
   }
   return untilSignal(instance, log, config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS)
 }

@@ -5,25 +5,42 @@
  * stop sending it traffic.
  */
 import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
 import type { Engine } from './engine/types.js'
 import { RoomgateError } from './errors.js'
 import type { Registry } from './metrics/registry.js'
+import { errors } from './openapi/schemas.js'
+
+const Health = Type.Object({
+  status: Type.Literal('ok'),
+  instance: Type.String(),
+  engine: Type.Enum(['memory', 'redis']),
+  engineState: Type.String({ description: '`ready`, or why shared state is unavailable' }),
+})
+const PROMETHEUS = { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } }
+
+export { PROMETHEUS }
 
 export function registerProbes(app: FastifyInstance, engine: Engine, registry: Registry, isClosing: () => boolean): void {
-  app.get('/healthz', async () => ({
+  app.get('/healthz', { schema: { tags: ['probes'], summary: 'Liveness: 200 while the process serves', response: { 200: Health } } }, async () => ({
     status: 'ok',
     instance: engine.instanceId,
     engine: engine.kind,
     engineState: engine.state(),
   }))
 
-  app.get('/readyz', async () => {
+  const ready = {
+    tags: ['probes'],
+    summary: 'Readiness: 503 while the engine is unavailable or the instance drains',
+    response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errors('engine_unavailable', 'shutting_down') },
+  }
+  app.get('/readyz', { schema: ready }, async () => {
     if (isClosing()) throw new RoomgateError('shutting_down')
     if (engine.state() !== 'ready') throw new RoomgateError('engine_unavailable')
     return { status: 'ready' }
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['probes'], summary: 'Prometheus metrics', response: { 200: PROMETHEUS } } }, async (_request, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8')
     return registry.render()
   })

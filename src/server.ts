@@ -11,6 +11,7 @@ import { frameworkError, installErrorHandling } from './http-errors.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
+import { registerOpenApi } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { registerProxy } from './proxy/index.js'
 import { ipRateLimit } from './ratelimit/http.js'
@@ -20,8 +21,10 @@ import { registerAssets } from './assets/index.js'
 import { Lucid, registerFeed, type Feed } from './feed/index.js'
 import { JOBS_RATE_LIMITED, registerJobs, type Jobs } from './jobs/index.js'
 import { registerStatus, type Status } from './status/index.js'
+import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { Upstreams } from './upstream/pools.js'
+import { VERSION } from './version.js'
 
 export interface Server {
   app: FastifyInstance
@@ -59,6 +62,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frameworkErrors: frameworkError,
   })
   installErrorHandling(app)
+  if (config.docs.enabled) await registerOpenApi(app, VERSION)
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) return done()
     void reply.header('connection', 'close')
@@ -129,6 +133,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   })
   const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
+  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, log })
 
   await registerProxy(app, {
     config,
@@ -142,7 +147,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   // After the server has stopped and drained: loops, then pools. The loops are
   // independent, and each may wait on a stalled Redis, so they stop together.
   app.addHook('onClose', async () => {
-    await Promise.all([status.close(), jobs.close(), feed.close(), rooms.close(), realtime.close()])
+    await Promise.all([dashboard.close(), status.close(), jobs.close(), feed.close(), rooms.close(), realtime.close()])
     processMetrics.close()
     await upstreams.close()
   })
@@ -165,6 +170,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
       await jobs.start()
       feed.start()
       status.start()
+      await dashboard.start()
     },
   }
 }

@@ -1,18 +1,26 @@
 /**
  * Runs once before the suite: the integration tests need a `redis-server`
- * binary. If it is missing we install it (Debian, as root) or fail loudly:
- * a test that needs Redis must never be skipped quietly.
+ * binary and the dashboard test needs Debian's Chromium. What is missing is
+ * installed (Debian, as root) or the run fails loudly: a test that needs a
+ * tool must never be skipped quietly.
  */
 import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 
-function hasRedis(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
+export const CHROMIUM = '/usr/bin/chromium'
+
+function missing(): string[] {
+  const out: string[] = []
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) out.push('redis-server')
+  if (!existsSync(CHROMIUM)) out.push('chromium')
+  return out
 }
 
 export default function setup(): void {
-  if (hasRedis()) return
+  if (missing().length === 0) return
   const r = spawnSync('bash', ['scripts/install-test-tools.sh'], { stdio: 'inherit' })
-  if (r.status !== 0 || !hasRedis()) {
-    throw new Error('redis-server is required by the integration tests and could not be installed (see scripts/install-test-tools.sh)')
+  const still = missing()
+  if (r.status !== 0 || still.length > 0) {
+    throw new Error(`${still.join(', ') || 'test tools'} required by the tests could not be installed (see scripts/install-test-tools.sh)`)
   }
 }

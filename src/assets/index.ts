@@ -9,6 +9,17 @@ import { realpathSync } from 'node:fs'
 import { resolve, sep } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
+import { errors } from '../openapi/schemas.js'
+
+const ASSET_SCHEMA = {
+  tags: ['assets'],
+  summary: 'A file of assets.dir, without auth; Range, ETag and Last-Modified supported',
+  response: {
+    200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+    206: { description: 'The requested range' },
+    ...errors('not_found'),
+  },
+}
 
 export function insideRoot(root: string, pathname: string): boolean {
   let rel: string
@@ -31,13 +42,19 @@ export function insideRoot(root: string, pathname: string): boolean {
 
 export async function registerAssets(app: FastifyInstance, dir: string): Promise<void> {
   const root = realpathSync(dir)
-  await app.register(fastifyStatic, {
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      if (route.method === 'GET') route.schema = ASSET_SCHEMA
+      else route.schema = { hide: true }
+    })
+    await scope.register(fastifyStatic, {
     root,
-    prefix: '/assets/',
-    index: false,
-    list: false,
-    dotfiles: 'ignore',
-    decorateReply: false,
-    allowedPath: (pathname) => insideRoot(root, pathname),
+      prefix: '/assets/',
+      index: false,
+      list: false,
+      dotfiles: 'ignore',
+      decorateReply: false,
+      allowedPath: (pathname) => insideRoot(root, pathname),
+    })
   })
 }

@@ -157,6 +157,10 @@ export const ConfigSchema = Type.Object(
       { drainTimeoutMs: Type.Integer({ minimum: 0, default: DEFAULT_DRAIN_TIMEOUT_MS }) },
       section,
     ),
+    docs: Type.Object(
+      { enabled: Type.Boolean({ default: true, description: 'Serve the OpenAPI document at /docs/json and its page at /docs.' }) },
+      section,
+    ),
     rooms: RoomsSchema,
     assets: AssetsSchema,
     jobs: JobsSchema,

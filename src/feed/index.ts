@@ -4,6 +4,7 @@
  * the cache workers' own read rate, `GET /api/v1/health`, `/api/v1/metrics`,
  * `/api/v1/metrics/s3`, and the metrics feed on /ws.
  */
+import { HEALTH_SCHEMA, METRICS_SCHEMA, S3_SCHEMA } from './schemas.js'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -126,7 +127,7 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
   }, LUCID_PUSH_MS)
   lucidTimer.unref()
 
-  app.get('/api/v1/health', async (_request, reply) => {
+  app.get('/api/v1/health', { schema: HEALTH_SCHEMA }, async (_request, reply) => {
     const connected = engine.state() === 'ready'
     if (!connected) void reply.code(503)
     return {
@@ -139,7 +140,7 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
     }
   })
 
-  app.get('/api/v1/metrics', async (request, reply) => {
+  app.get('/api/v1/metrics', { schema: METRICS_SCHEMA }, async (request, reply) => {
     if (wantsPrometheus(request)) {
       void reply.type('text/plain; version=0.0.4; charset=utf-8')
       return deps.registry.render()
@@ -156,7 +157,7 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
     }
   })
 
-  app.get('/api/v1/metrics/s3', async () => ({
+  app.get('/api/v1/metrics/s3', { schema: S3_SCHEMA }, async () => ({
     success: true,
     s3Health: s3View(health.s3(), true),
     ...(health.s3() ? {} : { message: 'No S3 health check is configured (set S3_HEALTH_BUCKET)' }),

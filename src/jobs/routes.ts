@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { RoomgateError } from '../errors.js'
 import { JOB_ID, type JobStore } from './types.js'
 import { PathError, resolveJobFiles, TooManyFiles } from './walk.js'
+import { jobSchemas } from './schemas.js'
 import { jobView, listEntry, readableSize } from './view.js'
 
 const MAX_INPUTS = 10_000
@@ -49,8 +50,9 @@ function jobId(params: unknown): string {
 export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   const opts = { onRequest: d.onRequest }
+  const schema = jobSchemas(CreateBody, ListQuery)
 
-  api.post('/api/v1/cache/jobs', { ...opts, schema: { body: CreateBody } }, async (request, reply) => {
+  api.post('/api/v1/cache/jobs', { ...opts, schema: schema.create }, async (request, reply) => {
     if (d.root === undefined) throw new RoomgateError('not_configured', 'Cache jobs are not configured on this server (jobs.root)')
     const body = request.body ?? {}
     const files = body.files ?? []
@@ -84,7 +86,7 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
     request.log.info({ job: job.id, files: job.totalFiles, bytes: job.totalBytes }, 'cache job created')
     void reply.code(201)
     return {
-      success: true,
+      success: true as const,
       jobId: job.id,
       status: job.status,
       totalFiles: job.totalFiles,
@@ -95,24 +97,24 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
     }
   })
 
-  api.get('/api/v1/cache/jobs', { ...opts, schema: { querystring: ListQuery } }, async (request) => {
+  api.get('/api/v1/cache/jobs', { ...opts, schema: schema.list }, async (request) => {
     const limit = Math.min(LIST_LIMIT_MAX, Math.max(1, Number(request.query.limit ?? 100)))
     const jobs = await d.store.list(limit)
-    return { success: true, jobs: jobs.map(listEntry), total: jobs.length }
+    return { success: true as const, jobs: jobs.map(listEntry), total: jobs.length }
   })
 
-  api.get('/api/v1/cache/jobs/:id', opts, async (request) => {
+  api.get('/api/v1/cache/jobs/:id', { ...opts, schema: schema.get }, async (request) => {
     const job = await d.store.get(jobId(request.params))
     if (!job) throw new RoomgateError('not_found', 'Job not found')
-    return { success: true, job: jobView(job, d.backend()) }
+    return { success: true as const, job: jobView(job, d.backend()) }
   })
 
-  api.delete('/api/v1/cache/jobs/:id', opts, async (request) => {
+  api.delete('/api/v1/cache/jobs/:id', { ...opts, schema: schema.cancel }, async (request) => {
     const id = jobId(request.params)
     const job = await d.store.cancel(id, d.retentionMs)
     if (!job) throw new RoomgateError('not_found', 'Job not found')
     if (job.status !== 'cancelled') throw new RoomgateError('conflict', `Job is already ${job.status}`)
     d.cancelled(id)
-    return { success: true, message: 'Job cancelled successfully' }
+    return { success: true as const, message: 'Job cancelled successfully' }
   })
 }

@@ -75,7 +75,7 @@ export function jobView(job: JobRecord, backend: { bps: number; at: number } | n
       percentage: Math.floor(((files + size) / 2) * 10) / 10,
     },
     throughput: running ? throughputView([backend, own]) : null,
-    createdAt: iso(job.createdAt),
+    createdAt: new Date(job.createdAt).toISOString(),
     startedAt: iso(job.startedAt),
     completedAt: iso(job.completedAt),
     error: job.error,
@@ -95,7 +95,7 @@ export function listEntry(job: JobRecord) {
     failedFiles: job.failedFiles,
     completedSizeBytes: job.completedBytes,
     completedSizeReadable: readableSize(job.completedBytes),
-    createdAt: iso(job.createdAt),
+    createdAt: new Date(job.createdAt).toISOString(),
     startedAt: iso(job.startedAt),
     completedAt: iso(job.completedAt),
   }

@@ -63,6 +63,10 @@ export class Counter extends Metric<CounterChild> {
   inc(n = 1): void {
     this.child().inc(n)
   }
+  /** Each series' label values and count (the dashboard reads them without rendering the text format). */
+  series(): Array<{ labels: Values; value: number }> {
+    return [...this.children.values()].map(({ values, child }) => ({ labels: values, value: child.value }))
+  }
   render(): string {
     let out = this.header('counter')
     for (const { values, child } of this.children.values()) {

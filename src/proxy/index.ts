@@ -3,6 +3,7 @@
  * service with path and query unchanged and bodies streamed both ways, behind
  * the per-IP rate limit and the route's credential check.
  */
+import { errors, SECURITY } from '../openapi/schemas.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { Config } from '../config/schema.js'
@@ -67,8 +68,18 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       }
 
       const prefix = route.prefix.replace(/\/+$/, '')
+      const schema = {
+        tags: ['proxy'],
+        summary: `Proxied to the ${route.service} service`,
+        security: route.auth === 'bearer' ? SECURITY.bearer : route.auth === 'apiKey' ? SECURITY.apiKey : SECURITY.none,
+        response: {
+          default: { description: "The upstream's answer, streamed as it is" },
+          ...errors('bad_request', ...(guard ? (['unauthorized'] as const) : []), 'rate_limited'),
+          ...errors('upstream_unavailable', 'upstream_busy', 'upstream_timeout'),
+        },
+      }
       for (const url of [prefix, `${prefix}/*`]) {
-        scope.route({ method: METHODS, url, handler, onRequest, exposeHeadRoute: false })
+        scope.route({ method: METHODS, url, handler, onRequest, schema, exposeHeadRoute: false })
       }
     }
   })

@@ -5,6 +5,7 @@ import { internalTokenGuard } from '../auth/internal.js'
 import { RoomgateError } from '../errors.js'
 import type { Broadcaster } from './broadcast.js'
 import { MAX_EVENT_NAME_CHARS } from './protocol.js'
+import { errors, SECURITY } from '../openapi/schemas.js'
 
 export const MAX_BROADCAST_DEVICE_IDS = 10_000
 export const MAX_BROADCAST_ROOMS = 1_000
@@ -30,9 +31,9 @@ const BroadcastBody = Type.Object(
 
 const BroadcastReply = Type.Object({
   success: Type.Literal(true),
-  delivered: Type.Integer(),
-  instances: Type.Integer(),
-  unconfirmed: Type.Integer(),
+  delivered: Type.Integer({ description: 'Connections reached, summed over the instances that answered' }),
+  instances: Type.Integer({ description: 'Instances the event was published to' }),
+  unconfirmed: Type.Integer({ description: 'Instances that did not confirm in broadcast.ackTimeoutMs' }),
 })
 
 /** `POST /internal/broadcast` (seed 001): push an event to devices on every instance. */
@@ -40,7 +41,16 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/internal/broadcast',
     {
-      schema: { body: BroadcastBody, response: { 200: BroadcastReply } },
+      schema: {
+        tags: ['realtime'],
+        summary: 'Push an event to devices, rooms or everyone, on every instance',
+        security: SECURITY.internalToken,
+        body: BroadcastBody,
+        response: {
+          200: BroadcastReply,
+          ...errors('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'engine_unavailable'),
+        },
+      },
       onRequest: internalTokenGuard(internalToken),
     },
     async (request) => {

@@ -2,6 +2,8 @@
  * The realtime gateway (seed 001): `WS /ws`, event routing, liveness, and the
  * cluster broadcast behind `POST /internal/broadcast`.
  */
+import Type from 'typebox'
+import { errors } from '../openapi/schemas.js'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
@@ -94,6 +96,17 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   app.route({
     method: 'GET',
     url: '/ws',
+    schema: {
+      tags: ['realtime'],
+      summary: 'WebSocket gateway (seed 001 protocol: see the Ws* schemas)',
+      querystring: Type.Object({
+        device_id: Type.Optional(Type.String({ description: 'Identify at connect time (1–256 printable characters)' })),
+      }),
+      response: {
+        101: { description: 'Switching to WebSocket' },
+        ...errors('bad_request', 'upgrade_required', 'rate_limited', 'shutting_down'),
+      },
+    },
     onRequest: [
       deps.ipRateLimit,
       async (request: FastifyRequest) => {

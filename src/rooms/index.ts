@@ -111,6 +111,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     exclusive: engine.rooms.exclusive,
     presenceTtlMs: ttlMs,
     onRequest: limited(rooms.serverApiAuth === 'bearer' ? bearer : undefined),
+    bearer: rooms.serverApiAuth === 'bearer',
     placements,
   })
 

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
 import { requireRoomId } from './ids.js'
 import { fillTemplate, type NodeControl } from './node-control.js'
+import { LEGACY_STATUS_SCHEMA, PROGRESS_SCHEMA, START_SCHEMA, STOP_SCHEMA } from './schemas.js'
 import type { ExclusiveStore, Mapping } from './types.js'
 
 export interface LegacyPool {
@@ -47,7 +48,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
   const { pool, store } = d
   const opts = { onRequest: d.onRequest }
 
-  app.post('/start', opts, async (request) => {
+  app.post('/start', { ...opts, schema: START_SCHEMA }, async (request) => {
     const room = roomOf(request.query)
     const result = await store.start(pool.name, room, pool.nodes)
     if (result.status === 'full') {
@@ -70,7 +71,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
 
   // The node is told first and the mapping changed after: a room marked stopped
   // is one its gateway really stopped, so the monitor may free it.
-  app.post('/stop', opts, async (request) => {
+  app.post('/stop', { ...opts, schema: STOP_SCHEMA }, async (request) => {
     const room = roomOf(request.query)
     const current = await store.get(room)
     if (!current) throw notFound(room)
@@ -89,14 +90,14 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
     return { success: true, room, gateway: result.mapping.node, state: 'stopped' }
   })
 
-  app.get('/progress', opts, async (request) => {
+  app.get('/progress', { ...opts, schema: PROGRESS_SCHEMA }, async (request) => {
     const room = roomOf(request.query)
     const m = await store.get(room)
     if (!m) throw notFound(room)
     return { success: true, ...mappingView(m) }
   })
 
-  app.get('/status', opts, async () => {
+  app.get('/status', { ...opts, schema: LEGACY_STATUS_SCHEMA }, async () => {
     const list = await store.list(pool.name)
     list.sort((a, b) => a.room.localeCompare(b.room))
     return { success: true, rooms: list.map(mappingView) }

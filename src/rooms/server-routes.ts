@@ -5,12 +5,12 @@
  * PUT /v2/rooms/{room}/presence/{user} (repeat within presenceTtlSeconds as a
  * heartbeat) and DELETE to leave.
  */
-import Type from 'typebox'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { RoomgateError } from '../errors.js'
 import type { Counter } from '../metrics/registry.js'
 import { requireRoomId, userId } from './ids.js'
+import { serverSchemas, type AssignmentView } from './schemas.js'
 import type { Assignment, ExclusiveStore, Mapping, SharedPoolSpec, SharedStore } from './types.js'
 
 /** The holder of presence entries kept by HTTP heartbeats (any instance may refresh them). */
@@ -26,6 +26,8 @@ export interface ServerDeps {
   presenceTtlMs: number
   /** Rate limit, and the Bearer check when rooms.serverApiAuth is bearer. */
   onRequest: onRequestHookHandler[]
+  /** rooms.serverApiAuth is bearer (for the OpenAPI document). */
+  bearer: boolean
   placements: Counter
 }
 
@@ -54,17 +56,12 @@ export function assignmentView(a: Assignment) {
   }
 }
 
-const PoolQuery = Type.Object({ pool: Type.Optional(Type.String({ minLength: 1 })) })
-const RoomServerBody = Type.Object(
-  { room: Type.Union([Type.String(), Type.Number()]), pool: Type.Optional(Type.String({ minLength: 1 })) },
-  { additionalProperties: false },
-)
-
 export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   const opts = { onRequest: d.onRequest }
+  const schema = serverSchemas(d.bearer)
 
-  api.post('/v2/room_server', { ...opts, schema: { body: RoomServerBody } }, async (request) => {
+  api.post('/v2/room_server', { ...opts, schema: schema.roomServer }, async (request) => {
     const room = requireRoomId(request.body.room)
     const pool = d.poolOf(request.body.pool)
     const { node, created } = await d.shared.place(pool, room)
@@ -72,8 +69,8 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     return { janus: node }
   })
 
-  api.get('/rooms', opts, async () => {
-    const rooms: object[] = []
+  api.get('/rooms', { ...opts, schema: schema.list }, async () => {
+    const rooms: AssignmentView[] = []
     for (const pool of d.pools.keys()) rooms.push(...(await d.shared.list(pool)).map(assignmentView))
     if (d.legacyPool) {
       for (const m of await d.exclusive.list(d.legacyPool)) {
@@ -83,13 +80,13 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     return { rooms }
   })
 
-  api.get('/rooms/:room', { ...opts, schema: { querystring: PoolQuery } }, async (request) => {
+  api.get('/rooms/:room', { ...opts, schema: schema.get }, async (request) => {
     const room = requireRoomId((request.params as { room: string }).room)
     const wanted = request.query.pool
     if (wanted !== undefined && !d.pools.has(wanted) && wanted !== d.legacyPool) {
       throw new RoomgateError('bad_request', `${JSON.stringify(wanted)} is not a pool`)
     }
-    const found: object[] = []
+    const found: AssignmentView[] = []
     for (const pool of d.pools.keys()) {
       if (wanted !== undefined && wanted !== pool) continue
       const a = await d.shared.get(pool, room)
@@ -111,7 +108,7 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     return { room: requireRoomId(p.room), user }
   }
 
-  api.put('/v2/rooms/:room/presence/:user', { ...opts, schema: { querystring: PoolQuery } }, async (request) => {
+  api.put('/v2/rooms/:room/presence/:user', { ...opts, schema: schema.join }, async (request) => {
     const { room, user } = presenceParams(request.params)
     const pool = d.poolOf(request.query.pool)
     const { node, created } = await d.shared.place(pool, room, { user, holder: HTTP_HOLDER, ttlMs: d.presenceTtlMs })
@@ -119,10 +116,10 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     return { room, pool: pool.name, node, user, expiresInSeconds: d.presenceTtlMs / 1000 }
   })
 
-  api.delete('/v2/rooms/:room/presence/:user', { ...opts, schema: { querystring: PoolQuery } }, async (request) => {
+  api.delete('/v2/rooms/:room/presence/:user', { ...opts, schema: schema.leave }, async (request) => {
     const { room, user } = presenceParams(request.params)
     const pool = d.poolOf(request.query.pool)
     await d.shared.release({ pool: pool.name, room, user, holder: HTTP_HOLDER })
-    return { success: true, room, pool: pool.name, user }
+    return { success: true as const, room, pool: pool.name, user }
   })
 }

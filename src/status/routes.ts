@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { RoomgateError } from '../errors.js'
 import type { StatusChannel } from './channel.js'
 import type { StatusService } from './service.js'
+import { REFRESH_SCHEMA, STATUS_SCHEMA, STREAM_HEAD_SCHEMA, STREAM_SCHEMA } from './schemas.js'
 import type { StatusSnapshot } from './types.js'
 import { SSE_HEADERS, sseFrame, SseStream } from './sse.js'
 
@@ -39,7 +40,7 @@ export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps):
   const perIp = new Map<string, number>()
 
   for (const prefix of PREFIXES) {
-    app.get(`${prefix}/:slug/status`, opts, async (request) => {
+    app.get(`${prefix}/:slug/status`, { ...opts, schema: STATUS_SCHEMA }, async (request) => {
       const slug = slugOf(request)
       const current = await d.service.current(slug)
       return {
@@ -51,13 +52,13 @@ export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps):
     })
 
     // HEAD (a load balancer's check) gets the stream's headers and no stream: it would never end.
-    app.get(`${prefix}/:slug/status/stream`, { ...opts, exposeHeadRoute: false }, (request, reply) => stream(request, reply, d, perIp))
-    app.head(`${prefix}/:slug/status/stream`, opts, async (_request, reply) => {
+    app.get(`${prefix}/:slug/status/stream`, { ...opts, exposeHeadRoute: false, schema: STREAM_SCHEMA }, (request, reply) => stream(request, reply, d, perIp))
+    app.head(`${prefix}/:slug/status/stream`, { ...opts, schema: STREAM_HEAD_SCHEMA }, async (_request, reply) => {
       void reply.headers(SSE_HEADERS)
       return ''
     })
 
-    app.post(`${prefix}/:slug/status/refresh`, { onRequest: [...opts.onRequest, d.refreshLimit] }, async (request) => {
+    app.post(`${prefix}/:slug/status/refresh`, { onRequest: [...opts.onRequest, d.refreshLimit], schema: REFRESH_SCHEMA }, async (request) => {
       const slug = slugOf(request)
       try {
         // The read announces the new statuses to every subscriber.

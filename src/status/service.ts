@@ -48,6 +48,8 @@ export class StatusService {
   private readonly reading = new Map<string, Promise<StatusSnapshot>>()
   /** Slugs whose last read failed, and when (epoch ms). */
   private readonly failedAt = new Map<string, number>()
+  /** Why the last read of a failing slug failed (safe to show: no credentials, as in the log). */
+  private readonly failedWith = new Map<string, string>()
 
   constructor(
     private readonly engine: Engine,
@@ -60,6 +62,12 @@ export class StatusService {
   source(slug: string): StatusSourceConfig | undefined {
     const s = this.sources.get(slug)
     return s?.active ? s : undefined
+  }
+
+  /** This instance's last failed read of `slug` (epoch ms and why), while the source keeps failing. */
+  failure(slug: string): { at: number; error: string } | undefined {
+    const at = this.failedAt.get(slug)
+    return at === undefined ? undefined : { at, error: this.failedWith.get(slug) ?? 'failed' }
   }
 
   /** Fresh statuses from the cache, or from the client API; stale ones if it fails or failed a moment ago. */
@@ -103,10 +111,12 @@ export class StatusService {
       this.fetches.child(slug, 'failed').inc()
       if (!this.failedAt.has(slug)) this.log.warn({ slug, err: (err as Error).message }, 'status source cannot be read; serving the last good statuses')
       this.failedAt.set(slug, Date.now())
+      this.failedWith.set(slug, (err as Error).message)
       throw err
     }
     this.fetches.child(slug, 'ok').inc()
     if (this.failedAt.delete(slug)) this.log.info({ slug }, 'status source readable again')
+    this.failedWith.delete(slug)
     const fetchedAt = Date.now()
     for (let attempt = 1; ; attempt++) {
       const previous = await this.engine.statusCache.get(slug)

@@ -1,0 +1,97 @@
+/**
+ * Who watches the dashboard over /ws, and the credential check that lets them.
+ * A connection sends `dashboard.subscribe` with `{"token": …}` (one of
+ * `auth.bearerTokens`) or `{"api_key": …}` (one of `auth.apiKeys`), checked
+ * in constant time. Until then it gets nothing of the dashboard. A wrong
+ * credential is an `unauthorized` error (and ends any earlier subscription);
+ * after MAX_FAILED_LOGINS of them the connection is closed, so a socket cannot
+ * be used to guess at leisure (each message also takes a token from the
+ * connection's rate limit, and each new connection one from the IP's).
+ */
+import { SecretSet } from '../auth/tokens.js'
+import { RoomgateError } from '../errors.js'
+import type { Client } from '../realtime/client.js'
+import type { Hub } from '../realtime/hub.js'
+import type { LocalEvents } from '../realtime/local-events.js'
+import { textFrame } from '../realtime/wire.js'
+
+/** Wrong credentials one connection may send before it is closed. */
+export const MAX_FAILED_LOGINS = 5
+/** WebSocket close code "policy violation". */
+export const CLOSE_POLICY_VIOLATION = 1008
+
+export interface WatcherOptions {
+  hub: Hub
+  local: LocalEvents
+  bearerTokens: readonly string[]
+  apiKeys: readonly string[]
+  /** A connection was let in: send it the current snapshot. */
+  subscribed: (client: Client) => void
+}
+
+export class Watchers {
+  private readonly watchers = new Set<Client>()
+  private readonly failures = new WeakMap<Client, number>()
+  private readonly tokens: SecretSet
+  private readonly keys: SecretSet
+
+  constructor(private readonly o: WatcherOptions) {
+    this.tokens = new SecretSet(o.bearerTokens)
+    this.keys = new SecretSet(o.apiKeys)
+    o.hub.onRemove((client) => this.watchers.delete(client))
+    o.local.register('dashboard.subscribe', (client, message) => this.subscribe(client, message.data), {
+      requiresIdentity: false,
+    })
+    o.local.register(
+      'dashboard.unsubscribe',
+      (client) => ({ subscribed: false, was: this.watchers.delete(client) }),
+      { requiresIdentity: false },
+    )
+  }
+
+  get size(): number {
+    return this.watchers.size
+  }
+
+  /** Sends one serialised snapshot to every watcher, framed once for all of them. */
+  send(frame: string): void {
+    if (this.watchers.size === 0) return
+    const payload = Buffer.from(frame)
+    const wire = textFrame(payload)
+    for (const c of this.watchers) c.sendPrepared(wire, payload)
+  }
+
+  clear(): void {
+    this.watchers.clear()
+  }
+
+  private subscribe(client: Client, data: unknown): { subscribed: true } {
+    if (this.tokens.size === 0 && this.keys.size === 0) {
+      throw new RoomgateError('not_configured', 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config')
+    }
+    const d = (typeof data === 'object' && data !== null ? data : {}) as { token?: unknown; api_key?: unknown }
+    const token = typeof d.token === 'string' ? d.token : undefined
+    const key = typeof d.api_key === 'string' ? d.api_key : undefined
+    // Both are checked, whatever the first says: the time taken does not tell which set matched.
+    const byToken = this.tokens.has(token)
+    const byKey = this.keys.has(key)
+    if (!byToken && !byKey) {
+      this.watchers.delete(client)
+      const failed = (this.failures.get(client) ?? 0) + 1
+      this.failures.set(client, failed)
+      // After the error reply below has been queued.
+      if (failed >= MAX_FAILED_LOGINS) setImmediate(() => client.socket.close(CLOSE_POLICY_VIOLATION, 'too many failed dashboard logins'))
+      throw new RoomgateError('unauthorized', 'Wrong dashboard token or API key')
+    }
+    this.failures.delete(client)
+    const first = !this.watchers.has(client)
+    this.watchers.add(client)
+    if (first) {
+      // After the response: the page sees "subscribed", then the snapshot.
+      setImmediate(() => {
+        if (this.watchers.has(client)) this.o.subscribed(client)
+      })
+    }
+    return { subscribed: true }
+  }
+}
