@@ -4,7 +4,7 @@
  * Schema 2020-12, as OpenAPI 3.1 uses), and reads examples out of the seed
  * documents (fenced blocks, with their `//` comments and `...` elisions).
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 
@@ -70,13 +70,26 @@ export class DocValidator {
   }
 }
 
-const SEEDS = new URL('../../../shared/seeds/', import.meta.url)
+/**
+ * The seed documents, copied into the repository (a clean clone has no
+ * ../shared); `seedDrift()` tells when the copies differ from ../shared/seeds.
+ */
+const SEEDS = new URL('../fixtures/seeds/', import.meta.url)
+const SHARED = new URL('../../../shared/seeds/', import.meta.url)
 
 /** The text of a seed document, by its number ("002"). */
 export function seed(number: string): string {
   const file = readdirSync(SEEDS).find((f) => f.startsWith(`${number}_`))
   if (!file) throw new Error(`seed ${number} not found in ${SEEDS.pathname}`)
   return readFileSync(new URL(file, SEEDS), 'utf8')
+}
+
+/** Seed files whose copy differs from ../shared/seeds (none when that folder is absent). */
+export function seedDrift(): string[] {
+  if (!existsSync(SHARED)) return []
+  return readdirSync(SHARED)
+    .filter((f) => f.endsWith('.txt'))
+    .filter((f) => !existsSync(new URL(f, SEEDS)) || readFileSync(new URL(f, SEEDS), 'utf8') !== readFileSync(new URL(f, SHARED), 'utf8'))
 }
 
 /**

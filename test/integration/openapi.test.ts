@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
 import { KEY, tempRoot, type TempRoot } from '../helpers/job-files.js'
-import { DocValidator, exampleAfter, seed, type OpenApiDoc } from '../helpers/openapi.js'
+import { DocValidator, exampleAfter, seed, seedDrift, type OpenApiDoc } from '../helpers/openapi.js'
 import { startClientApi, type FakeClientApi } from '../helpers/client-api.js'
 
 const TOKEN = 'docs-token'
@@ -75,6 +75,10 @@ describe('the OpenAPI document', () => {
 })
 
 describe("the seeds' examples validate against the document", () => {
+  it('reads the same seed documents as ../shared/seeds', () => {
+    expect(seedDrift()).toEqual([])
+  })
+
   it('seed 000: the room query of every call', () => {
     const text = seed('000')
     for (const path of ['/start', '/stop', '/progress']) {
