@@ -75,7 +75,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`roomgate: ${err.message}${err instanceof UsageError ? '\nRun `roomgate --help` for usage.' : ''}`)
       return err.exitCode
     }
-    throw err
+    if (command === 'start' || command === 'demo') throw err
+    // A client command choked on an answer it did not expect: something that is not roomgate at --url, or another version.
+    console.error(`roomgate: unexpected answer from the server (is it a roomgate?): ${(err as Error).message}`)
+    return EXIT.failed
   }
 }
 

@@ -11,7 +11,7 @@ import { frameworkError, installErrorHandling } from './http-errors.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
-import { registerOpenApi } from './openapi/index.js'
+import { registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { registerProxy } from './proxy/index.js'
 import { ipRateLimit } from './ratelimit/http.js'
@@ -62,6 +62,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frameworkErrors: frameworkError,
   })
   installErrorHandling(app)
+  registerSchemas(app)
   if (config.docs.enabled) await registerOpenApi(app, VERSION)
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) return done()

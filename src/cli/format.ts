@@ -6,8 +6,19 @@ import { readableSize } from '../jobs/view.js'
 
 export { readableSize }
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+/**
+ * Text from the server made safe for a terminal: control characters (escape
+ * sequences could move the cursor, retitle the window or hide text) are shown
+ * as `\xNN` instead of being obeyed.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** Columns padded to their widest cell; the last column is not padded. Cells are made printable. */
+export function table(headers: readonly string[], raw: ReadonlyArray<readonly string[]>): string {
+  const rows = raw.map((r) => r.map(printable))
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]) =>
     cells
@@ -21,7 +32,7 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 export function fields(entries: ReadonlyArray<readonly [string, string | undefined]>): string {
   const shown = entries.filter((e): e is readonly [string, string] => e[1] !== undefined)
   const width = Math.max(0, ...shown.map(([k]) => k.length))
-  return shown.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+  return shown.map(([k, v]) => `${k.padEnd(width)}  ${printable(v)}`).join('\n')
 }
 
 /** An ISO time as `2025-01-31 12:00:01Z`, or `-`. */

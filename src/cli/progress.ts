@@ -6,7 +6,7 @@
  * most one per second, plus every change of state and the last one.
  */
 import type { JobView } from '../jobs/view.js'
-import { readableSize } from './format.js'
+import { printable, readableSize } from './format.js'
 
 export interface ProgressSnapshot {
   status: string
@@ -157,7 +157,8 @@ export class ProgressView {
   }
 
   /** A message between progress lines (a failed file): written above the bar. */
-  note(text: string): void {
+  note(raw: string): void {
+    const text = printable(raw)
     if (this.drawn === undefined) return this.term.write(`${text}\n`)
     this.term.write(`\r\x1b[K${text}\n${this.drawn}`)
   }

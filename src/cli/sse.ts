@@ -2,7 +2,17 @@
  * A Server-Sent Events parser for the CLI (the WHATWG rules roomgate's
  * stream needs): fed text chunks as they arrive, it returns the complete
  * events; `data:` lines are joined with newlines, comments are skipped.
+ * A line or an event larger than MAX_EVENT_CHARS throws (a server that never
+ * ends its line must not fill the CLI's memory).
  */
+
+export const MAX_EVENT_CHARS = 8 * 1024 * 1024
+
+export class SseTooLarge extends Error {
+  constructor() {
+    super(`an event is larger than ${MAX_EVENT_CHARS / 1024 / 1024} MiB`)
+  }
+}
 export interface SseEvent {
   event: string
   id: string | undefined
@@ -14,6 +24,7 @@ export class SseParser {
   private event = ''
   private id: string | undefined
   private data: string[] = []
+  private dataChars = 0
 
   feed(chunk: string): SseEvent[] {
     this.buffer += chunk
@@ -26,6 +37,7 @@ export class SseParser {
       const ready = this.line(line)
       if (ready) out.push(ready)
     }
+    if (this.buffer.length > MAX_EVENT_CHARS) throw new SseTooLarge()
     return out
   }
 
@@ -35,6 +47,7 @@ export class SseParser {
       const ready = { event: this.event || 'message', id: this.id, data: this.data.join('\n') }
       this.event = ''
       this.data = []
+      this.dataChars = 0
       return ready
     }
     if (line.startsWith(':')) return undefined
@@ -43,7 +56,11 @@ export class SseParser {
     let value = colon < 0 ? '' : line.slice(colon + 1)
     if (value.startsWith(' ')) value = value.slice(1)
     if (field === 'event') this.event = value
-    else if (field === 'data') this.data.push(value)
+    else if (field === 'data') {
+      this.dataChars += value.length + 1
+      if (this.dataChars > MAX_EVENT_CHARS) throw new SseTooLarge()
+      this.data.push(value)
+    }
     else if (field === 'id') this.id = value
     return undefined
   }

@@ -26,6 +26,9 @@ export async function statusCommand(args: string[], values: Values): Promise<num
   const path = `/api/public/${encodeURIComponent(slug)}/status`
   if (values.follow) return follow(client, slug, `${path}/stream`, values.json === true)
   const answer = await client.json<{ project: string; statuses: Statuses; count: number; stale?: boolean }>(path)
+  if (typeof answer?.statuses !== 'object' || answer.statuses === null || typeof answer.count !== 'number') {
+    throw new CliError(EXIT.failed, `${path} answered without statuses (is ${client.conn.url} a roomgate?)`)
+  }
   if (values.json) printJson(answer)
   else {
     const stale = answer.stale ? ' (stale: the client API is failing; these are the last known statuses)' : ''

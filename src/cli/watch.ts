@@ -13,6 +13,8 @@ import { CliError, EXIT, pause } from './exit.js'
 export const POLL_INTERVAL_MS = 1_000
 /** No message and no ping (roomgate pings every 25 s by default) for this long: the socket is dead, poll instead. */
 export const SOCKET_IDLE_MS = 75_000
+/** Without a job event this long, the job is read once over HTTP (events may have been lost). */
+export const RECHECK_MS = 30_000
 const ENDED = new Set(['completed', 'failed', 'cancelled'])
 
 export const isEnded = (job: JobView) => ENDED.has(job.status)
@@ -48,6 +50,7 @@ function overSocket(client: Client, id: string, signal: AbortSignal, on: WatchHa
       done = true
       clearTimeout(answerTimer)
       clearTimeout(idleTimer)
+      clearInterval(recheck)
       signal.removeEventListener('abort', stop)
       ws.removeAllListeners()
       ws.on('error', () => undefined)
@@ -64,9 +67,23 @@ function overSocket(client: Client, id: string, signal: AbortSignal, on: WatchHa
     alive()
     ws.on('ping', alive)
     const seen = (job: JobView) => {
+      lastEvent = Date.now()
       on.job(job)
       if (isEnded(job)) settle({ kind: 'ended', job })
     }
+    // Events lost on the way (a bus outage on the server) would leave the watch
+    // waiting forever: after RECHECK_MS without one, the job is read once.
+    let lastEvent = Date.now()
+    const recheck = setInterval(() => {
+      if (Date.now() - lastEvent < RECHECK_MS) return
+      lastEvent = Date.now()
+      client.json<{ job: JobView }>(`/api/v1/cache/jobs/${encodeURIComponent(id)}`, { auth: 'key', signal }).then(
+        ({ job }) => {
+          if (!done && job && isEnded(job)) seen(job)
+        },
+        () => undefined,
+      )
+    }, RECHECK_MS / 3)
     ws.on('open', () => {
       ws.send(JSON.stringify({ event: 'job.subscribe', request_id: 'watch', data: { job_id: id, api_key: client.conn.key } }))
     })
@@ -78,6 +95,14 @@ function overSocket(client: Client, id: string, signal: AbortSignal, on: WatchHa
       } catch {
         return
       }
+      if (typeof msg !== 'object' || msg === null) return
+      try {
+        onMessage(msg)
+      } catch (err) {
+        settle({ kind: 'failed', reason: `unexpected message: ${(err as Error).message}` })
+      }
+    })
+    const onMessage = (msg: { type?: string; event?: string; request_id?: unknown; data?: unknown; error?: { code?: string; message?: string } }) => {
       if (msg.type === 'response' && msg.request_id === 'watch') {
         clearTimeout(answerTimer)
         const job = (msg.data as { job?: JobView } | null)?.job
@@ -89,13 +114,13 @@ function overSocket(client: Client, id: string, signal: AbortSignal, on: WatchHa
         else if (code === 'not_found') settle(new CliError(EXIT.notFound, `the server answered job.subscribe not_found: ${text}`))
         else settle({ kind: 'failed', reason: `job.subscribe ${code ?? 'error'}: ${text}` })
       } else if (msg.type === 'event' && msg.event === 'job.progress') {
-        const job = msg.data as JobView
-        if (job.id === id) seen(job)
+        const job = msg.data as JobView | null
+        if (job?.id === id) seen(job)
       } else if (msg.type === 'event' && msg.event === 'job.file') {
-        const file = msg.data as FileEvent
-        if (file.job_id === id) on.file(file)
+        const file = msg.data as FileEvent | null
+        if (file?.job_id === id) on.file(file)
       }
-    })
+    }
     ws.on('error', (err) => settle({ kind: 'failed', reason: err.message }))
     ws.on('close', (code) => settle({ kind: 'failed', reason: `connection closed (${code})` }))
   })

@@ -43,7 +43,9 @@ function readConfigFile(file: string): Tree {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
     parsed = parseYaml(text)
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(err as Error).message}`)
+    // The parser quotes the lines around the error, which may hold secrets: its first line only.
+    const where = (err as Error).message.split('\n', 1)[0]!.replace(/:$/, '')
+    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${where}`)
   }
   if (parsed == null) return {}
   if (!isTree(parsed)) throw new ConfigError(`config file ${file} must hold a mapping of settings at the top level`)

@@ -25,6 +25,8 @@ import type { Status } from '../status/index.js'
 import { HealthHistory } from './health-history.js'
 import { Instances } from './instances.js'
 import { registerDashboardPage } from './page.js'
+import { paced } from './paced.js'
+import { roomsView } from './rooms-view.js'
 import { buildSnapshot, type SnapshotSources } from './snapshot.js'
 import { Watchers } from './watchers.js'
 
@@ -71,7 +73,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   )
   const sources: SnapshotSources = {
     engine,
-    rooms: { config: config.rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared },
+    rooms: paced(() => roomsView({ config: config.rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared }), DASHBOARD_INTERVAL_MS - 100),
     health: deps.health,
     history,
     status: {
@@ -102,7 +104,10 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
       return
     }
     build().then(
-      (frame) => client.send(frame),
+      (frame) => {
+        // It may have left, or been refused, while the snapshot was built.
+        if (watchers.has(client)) client.send(frame)
+      },
       (err: unknown) => log.error({ err }, 'dashboard snapshot failed'),
     )
   }
@@ -136,6 +141,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
     async start() {
       if (closed || timer) return
       await instances.start()
+      if (closed) return
       timer = setInterval(tick, DASHBOARD_INTERVAL_MS)
       timer.unref()
       tick()

@@ -13,14 +13,15 @@ import type { StatusCacheStore } from '../status/types.js'
 import type { HealthHistory, LatencySeries } from './health-history.js'
 import type { Instances } from './instances.js'
 import { jobsView, type JobRow } from './jobs-view.js'
-import { roomsView, type PoolView, type RoomsSources } from './rooms-view.js'
+import type { PoolView } from './rooms-view.js'
 
 /** Status sources shown. */
 export const MAX_STATUS_SOURCES = 100
 
 export interface SnapshotSources {
   engine: Pick<Engine, 'kind' | 'instanceId' | 'state' | 'jobs'>
-  rooms: RoomsSources
+  /** The pools' rooms (paced by the caller: listing a big pool is a scan). */
+  rooms: () => Promise<PoolView[]>
   health: { all(): CheckSnapshot[] }
   history: HealthHistory
   status: {
@@ -108,7 +109,7 @@ async function section<T>(read: () => Promise<T[]>): Promise<Section<T>> {
 export async function buildSnapshot(s: SnapshotSources, now = Date.now()): Promise<Snapshot> {
   const reports = s.instances.list(now)
   const [rooms, jobs, status] = await Promise.all([
-    section(() => roomsView(s.rooms)),
+    section(s.rooms),
     section(() => jobsView(s.engine.jobs, now)),
     section(() => statusRows(s, reports.map((r) => r.report.statusSubscribers))),
   ])

@@ -61,6 +61,10 @@ export class Watchers {
     for (const c of this.watchers) c.sendPrepared(wire, payload)
   }
 
+  has(client: Client): boolean {
+    return this.watchers.has(client)
+  }
+
   clear(): void {
     this.watchers.clear()
   }
@@ -68,6 +72,11 @@ export class Watchers {
   private subscribe(client: Client, data: unknown): { subscribed: true } {
     if (this.tokens.size === 0 && this.keys.size === 0) {
       throw new RoomgateError('not_configured', 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config')
+    }
+    // Messages that arrived in the same burst as the last allowed failure are
+    // refused unchecked: the connection closes, and it guesses no more.
+    if ((this.failures.get(client) ?? 0) >= MAX_FAILED_LOGINS) {
+      throw new RoomgateError('unauthorized', 'Too many failed dashboard logins on this connection')
     }
     const d = (typeof data === 'object' && data !== null ? data : {}) as { token?: unknown; api_key?: unknown }
     const token = typeof d.token === 'string' ? d.token : undefined

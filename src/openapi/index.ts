@@ -18,10 +18,18 @@ import { WS_SCHEMAS } from './ws.js'
 
 export const DOCS_PREFIX = '/docs'
 
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+/**
+ * The shared schemas the routes refer to, and JSON.stringify as the
+ * serialiser: needed whether or not the document is served.
+ */
+export function registerSchemas(app: FastifyInstance): void {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   app.addSchema(ErrorBody)
   for (const schema of [...WS_SCHEMAS, ...FEED_WS_SCHEMAS]) app.addSchema(schema)
+}
+
+/** The document and its page (docs.enabled); after registerSchemas, before any route. */
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

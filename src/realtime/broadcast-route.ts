@@ -48,7 +48,7 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
         body: BroadcastBody,
         response: {
           200: BroadcastReply,
-          ...errors('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'engine_unavailable'),
+          ...errors('bad_request', 'unauthorized', 'forbidden', 'payload_too_large', 'unsupported_media_type', 'engine_unavailable'),
         },
       },
       onRequest: internalTokenGuard(internalToken),

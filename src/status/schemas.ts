@@ -12,7 +12,7 @@ export const STATUS_SCHEMA = {
   params: SlugParams,
   response: {
     200: Type.Object({ project: Type.String(), statuses: Statuses, count: Type.Integer(), stale: Stale }),
-    ...errors('not_found', 'rate_limited', 'upstream_unavailable'),
+    ...errors('not_found', 'rate_limited', 'engine_unavailable'),
   },
 }
 
@@ -25,7 +25,7 @@ export const STREAM_SCHEMA = {
       description: 'An endless text/event-stream (`event: status_update`, `data: {"statuses": {...}}`)',
       content: { 'text/event-stream': { schema: { type: 'string' } } },
     },
-    ...errors('not_found', 'rate_limited', 'server_busy'),
+    ...errors('not_found', 'rate_limited', 'server_busy', 'engine_unavailable'),
   },
 }
 
@@ -42,6 +42,6 @@ export const REFRESH_SCHEMA = {
   params: SlugParams,
   response: {
     200: Type.Object({ project: Type.String(), statuses: Statuses, refreshed: Type.Boolean(), stale: Stale }),
-    ...errors('not_found', 'rate_limited'),
+    ...errors('not_found', 'rate_limited', 'engine_unavailable'),
   },
 }

@@ -114,6 +114,18 @@ describe('dashboard feed', () => {
     expect(await c.closed).toEqual({ code: 1008, reason: 'too many failed dashboard logins' })
   })
 
+  it('refuses unchecked the guesses that arrive in the same burst as the fifth wrong one, the right one included', async () => {
+    const g = await gate()
+    const c = await connect(g)
+    for (let i = 0; i < 8; i++) c.send({ event: 'dashboard.subscribe', request_id: `g${i}`, data: { token: `guess-${i}` } })
+    c.send({ event: 'dashboard.subscribe', request_id: 'right', data: { token: TOKEN } })
+    expect(await c.closed).toEqual({ code: 1008, reason: 'too many failed dashboard logins' })
+    const answers = c.messages.filter((m) => typeof m.request_id === 'string')
+    expect(answers.filter((m) => m.type === 'response')).toEqual([])
+    expect(answers.find((m) => m.request_id === 'right')?.error?.code ?? 'no answer').toMatch(/unauthorized|no answer/)
+    expect(c.messages.filter(isSnapshot)).toEqual([])
+  })
+
   it('says so when no credential is configured', async () => {
     const g = await gate({ auth: {} })
     const c = await connect(g)
@@ -156,7 +168,7 @@ describe('dashboard page', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
     const csp = page.headers.get('content-security-policy') ?? ''
     expect(csp).toContain("script-src 'self'")
-    expect(csp).toContain("connect-src 'self' ws: wss:")
+    expect(csp).toContain("connect-src 'self'")
     expect(csp).not.toContain('unsafe-inline')
     const html = await page.text()
     expect(html).not.toMatch(/<script>|<script [^>]*>[^<]/) // no inline scripts

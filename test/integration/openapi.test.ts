@@ -240,3 +240,15 @@ describe('real answers match the document', () => {
     expect(docs.component('WsMetrics', first)).toEqual([])
   })
 })
+
+describe('docs.enabled: false', () => {
+  it('serves no document and no page, and every route still answers in full', async () => {
+    const plain = await startGate({ docs: { enabled: false }, auth: { apiKeys: [KEY] } })
+    expect((await fetch(`${plain.url}/docs/json`)).status).toBe(404)
+    expect((await fetch(`${plain.url}/docs`)).status).toBe(404)
+    expect(await (await fetch(`${plain.url}/healthz`)).json()).toMatchObject({ status: 'ok', engine: 'memory', engineState: 'ready' })
+    const refused = await fetch(`${plain.url}/api/v1/cache/jobs`)
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toEqual({ success: false, error: 'Invalid or missing API key', code: 'unauthorized' })
+  })
+})

@@ -13,7 +13,8 @@ import {
   type ProgressSnapshot,
   type Terminal,
 } from '../../src/cli/progress.js'
-import { SseParser } from '../../src/cli/sse.js'
+import { MAX_EVENT_CHARS, SseParser, SseTooLarge } from '../../src/cli/sse.js'
+import { printable } from '../../src/cli/format.js'
 import { table } from '../../src/cli/format.js'
 
 const MIB = 1024 * 1024
@@ -207,5 +208,26 @@ describe('SseParser', () => {
       { event: 'connected', id: undefined, data: '{"project":"demo"}' },
     ])
     expect(p.feed('\n')).toEqual([{ event: 'status_update', id: '7', data: '{"a":\n1}' }])
+  })
+
+  it('refuses a line, or an event, larger than the cap instead of buffering it forever', () => {
+    const endless = new SseParser()
+    const chunk = 'x'.repeat(1024 * 1024)
+    expect(() => {
+      endless.feed('data: ')
+      for (let i = 0; i <= MAX_EVENT_CHARS / chunk.length; i++) endless.feed(chunk)
+    }).toThrow(SseTooLarge)
+    const many = new SseParser()
+    const line = `data: ${'y'.repeat(1024 * 1024)}\n`
+    expect(() => {
+      for (let i = 0; i <= MAX_EVENT_CHARS / (1024 * 1024); i++) many.feed(line)
+    }).toThrow(SseTooLarge)
+  })
+})
+
+describe('printable', () => {
+  it('shows control characters from the server instead of sending them to the terminal', () => {
+    expect(printable('a\x1b]0;pwned\x07b\nc')).toBe('a\\x1b]0;pwned\\x07b\\x0ac')
+    expect(printable('Farm00103.mov')).toBe('Farm00103.mov')
   })
 })

@@ -261,3 +261,18 @@ describe('config errors name the key', () => {
     expect(dottedKey('')).toBe('')
   })
 })
+
+describe('a config file that does not parse', () => {
+  it('says where, without quoting the lines around the error (they may hold secrets)', () => {
+    const path = file('broken.yaml', 'auth:\n  apiKeys: [ "super-secret-key-123"\nport: 8080\n')
+    let message = ''
+    try {
+      loadConfig({ file: path, env: {} })
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      message = (err as Error).message
+    }
+    expect(message).toMatch(/is not valid YAML\/JSON: .*line \d+, column \d+$/)
+    expect(message).not.toContain('super-secret')
+  })
+})
