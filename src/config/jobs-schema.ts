@@ -12,6 +12,7 @@ export const DEFAULT_MAX_FILES_PER_JOB = 100_000
 export const DEFAULT_PROGRESS_FILE_THRESHOLD = 10
 export const DEFAULT_PROGRESS_TIME_THRESHOLD_MS = 2_000
 export const DEFAULT_JOBS_PER_MINUTE = 10
+export const DEFAULT_JOB_READS_PER_MINUTE = 120
 export const DEFAULT_JOB_RETENTION_SECONDS = 7 * 24 * 3600
 
 const section = { additionalProperties: false, default: {} } as const
@@ -53,7 +54,12 @@ export const JobsSchema = Type.Object(
         perMinute: Type.Number({
           exclusiveMinimum: 0,
           default: DEFAULT_JOBS_PER_MINUTE,
-          description: 'Requests per minute per API key on /api/v1/cache/jobs (burst: the same number).',
+          description: 'Job creations and cancels per minute per API key (burst: the same number).',
+        }),
+        readsPerMinute: Type.Number({
+          exclusiveMinimum: 0,
+          default: DEFAULT_JOB_READS_PER_MINUTE,
+          description: 'Job reads (GET) per minute per API key (burst: the same number): pollers have their own budget.',
         }),
       },
       section,

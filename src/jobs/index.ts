@@ -91,7 +91,10 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     maxFiles: jobs.maxFiles,
     maxQueued: jobs.maxQueued,
     retentionMs,
-    onRequest: [deps.ipRateLimit, keyGuard, perKeyLimit(config, engine, deps.rateLimited.child('jobs'), log)],
+    onRequest: {
+      read: [deps.ipRateLimit, keyGuard, perKeyLimit('jobs-read', jobs.rateLimit.readsPerMinute, engine, deps.rateLimited.child('jobs-read'), log)],
+      write: [deps.ipRateLimit, keyGuard, perKeyLimit('jobs', jobs.rateLimit.perMinute, engine, deps.rateLimited.child('jobs'), log)],
+    },
     backend: deps.backend,
     created: () => {
       created.inc()
@@ -186,11 +189,15 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   }
 }
 
-/** The seed's limit: `jobs.rateLimit.perMinute` requests per API key, shared by the cluster; fails open like the IP limit. */
-function perKeyLimit(config: Config, engine: Engine, rejected: CounterChild, log: Logger): onRequestHookHandler {
-  const perMinute = config.jobs.rateLimit.perMinute
+/**
+ * A per-API-key limit, shared by the cluster; fails open like the IP limit.
+ * The seed's 10 a minute applies to creations and cancels; reads have their
+ * own budget, or a client polling every 5 s (the seed's own) would be refused
+ * after a couple of minutes.
+ */
+function perKeyLimit(limiter: string, perMinute: number, engine: Engine, rejected: CounterChild, log: Logger): onRequestHookHandler {
   return ipRateLimit({
-    limiter: 'jobs',
+    limiter,
     rule: { rps: perMinute / 60, burst: Math.max(1, perMinute) },
     store: engine.rateLimits,
     rejected,

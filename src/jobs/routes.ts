@@ -35,7 +35,7 @@ export interface JobRoutesDeps {
   maxQueued: number
   retentionMs: number
   /** Per-IP limit, the API key check, the per-key limit, in that order. */
-  onRequest: onRequestHookHandler[]
+  onRequest: { read: onRequestHookHandler[]; write: onRequestHookHandler[] }
   backend: () => { bps: number; at: number } | null
   created: (files: number) => void
   cancelled: (id: string) => void
@@ -49,10 +49,11 @@ function jobId(params: unknown): string {
 
 export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
-  const opts = { onRequest: d.onRequest }
+  const reads = { onRequest: d.onRequest.read }
+  const writes = { onRequest: d.onRequest.write }
   const schema = jobSchemas(CreateBody, ListQuery)
 
-  api.post('/api/v1/cache/jobs', { ...opts, schema: schema.create }, async (request, reply) => {
+  api.post('/api/v1/cache/jobs', { ...writes, schema: schema.create }, async (request, reply) => {
     if (d.root === undefined) throw new RoomgateError('not_configured', 'Cache jobs are not configured on this server (jobs.root)')
     const body = request.body ?? {}
     const files = body.files ?? []
@@ -97,19 +98,19 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
     }
   })
 
-  api.get('/api/v1/cache/jobs', { ...opts, schema: schema.list }, async (request) => {
+  api.get('/api/v1/cache/jobs', { ...reads, schema: schema.list }, async (request) => {
     const limit = Math.min(LIST_LIMIT_MAX, Math.max(1, Number(request.query.limit ?? 100)))
     const jobs = await d.store.list(limit)
     return { success: true as const, jobs: jobs.map(listEntry), total: jobs.length }
   })
 
-  api.get('/api/v1/cache/jobs/:id', { ...opts, schema: schema.get }, async (request) => {
+  api.get('/api/v1/cache/jobs/:id', { ...reads, schema: schema.get }, async (request) => {
     const job = await d.store.get(jobId(request.params))
     if (!job) throw new RoomgateError('not_found', 'Job not found')
     return { success: true as const, job: jobView(job, d.backend()) }
   })
 
-  api.delete('/api/v1/cache/jobs/:id', { ...opts, schema: schema.cancel }, async (request) => {
+  api.delete('/api/v1/cache/jobs/:id', { ...writes, schema: schema.cancel }, async (request) => {
     const id = jobId(request.params)
     const job = await d.store.cancel(id, d.retentionMs)
     if (!job) throw new RoomgateError('not_found', 'Job not found')

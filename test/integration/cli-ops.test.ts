@@ -52,7 +52,7 @@ beforeAll(async () => {
       rateLimit: { rps: 10_000, burst: 10_000 },
       jobs: {
         root: root.dir,
-        rateLimit: { perMinute: 100_000 },
+        rateLimit: { perMinute: 100_000, readsPerMinute: 100_000 },
         maxBytesPerSecond: BYTES_PER_SECOND,
         progressFileThreshold: 1,
         progressTimeThresholdMs: 200,

@@ -25,7 +25,7 @@ afterEach(async () => {
 // Tests poll: the per-key limit is raised unless a test is about it.
 const gate = (jobs: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) =>
   startGate(
-    { auth: { apiKeys: [KEY] }, rateLimit: { rps: 10_000, burst: 10_000 }, jobs: { root: root.dir, rateLimit: { perMinute: 100_000 }, ...jobs } },
+    { auth: { apiKeys: [KEY] }, rateLimit: { rps: 10_000, burst: 10_000 }, jobs: { root: root.dir, rateLimit: { perMinute: 100_000, readsPerMinute: 100_000 }, ...jobs } },
     env,
   )
 
@@ -138,19 +138,32 @@ describe('cache jobs API', () => {
     }
   })
 
-  it('limits each API key to jobs.rateLimit.perMinute requests, with Retry-After', async () => {
+  it('limits each API key to jobs.rateLimit.perMinute creations and cancels, with Retry-After', async () => {
     await root.file('x.bin', 10)
-    const g = await gate({ rateLimit: { perMinute: 3 } })
+    const g = await gate({ rateLimit: { perMinute: 3, readsPerMinute: 100_000 } })
+    const api = jobsApi(g.url)
+    for (let i = 0; i < 3; i++) expect((await api.create({ files: ['x.bin'] })).status).toBe(201)
+    const refused = await api.create({ files: ['x.bin'] })
+    expect(refused.status).toBe(429)
+    expect(refused.body).toMatchObject({ success: false, error: 'Too many requests, please try again later' })
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    // Reads have their own budget: a poller is not refused because jobs were created.
+    expect((await api.list()).status).toBe(200)
+    // Another key has its own bucket.
+    const g2keys = await startGate({ auth: { apiKeys: [KEY, 'second'] }, jobs: { root: root.dir, rateLimit: { perMinute: 1 } } })
+    expect((await jobsApi(g2keys.url).create({ files: ['x.bin'] })).status).toBe(201)
+    expect((await jobsApi(g2keys.url, 'second').create({ files: ['x.bin'] })).status).toBe(201)
+  })
+
+  it('limits reads per key with jobs.rateLimit.readsPerMinute, apart from creations', async () => {
+    await root.file('x.bin', 10)
+    const g = await gate({ rateLimit: { perMinute: 100_000, readsPerMinute: 3 } })
     const api = jobsApi(g.url)
     for (let i = 0; i < 3; i++) expect((await api.list()).status).toBe(200)
     const refused = await api.list()
     expect(refused.status).toBe(429)
     expect(refused.body).toMatchObject({ success: false, error: 'Too many requests, please try again later' })
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
-    // Another key has its own bucket.
-    const g2keys = await startGate({ auth: { apiKeys: [KEY, 'second'] }, jobs: { root: root.dir, rateLimit: { perMinute: 1 } } })
-    expect((await jobsApi(g2keys.url).list()).status).toBe(200)
-    expect((await jobsApi(g2keys.url, 'second').list()).status).toBe(200)
+    expect((await api.create({ files: ['x.bin'] })).status).toBe(201)
   })
 
   it('takes API_GATEWAY_KEY besides auth.apiKeys', async () => {

@@ -28,7 +28,7 @@ const settings = (jobs: Record<string, unknown> = {}) => ({
   redisUrl: redis.url,
   auth: { apiKeys: [KEY] },
   rateLimit: { rps: 10_000, burst: 10_000 },
-  jobs: { root: root.dir, leaseSeconds: 1, rateLimit: { perMinute: 100_000 }, ...jobs },
+  jobs: { root: root.dir, leaseSeconds: 1, rateLimit: { perMinute: 100_000, readsPerMinute: 100_000 }, ...jobs },
 })
 
 const startedBy = (logs: string[], id: string) => logs.filter((l) => l.includes('"job started"') && l.includes(id))
@@ -124,9 +124,9 @@ describe('cache jobs on Redis', () => {
     expect(await read()).toBe(after)
   })
 
-  it('shares the per-key limit between instances', async () => {
-    const a = await startGate(settings({ rateLimit: { perMinute: 4 } }))
-    const b = await startGate(settings({ rateLimit: { perMinute: 4 } }))
+  it('shares the per-key read limit between instances', async () => {
+    const a = await startGate(settings({ rateLimit: { readsPerMinute: 4 } }))
+    const b = await startGate(settings({ rateLimit: { readsPerMinute: 4 } }))
     const statuses: number[] = []
     for (let i = 0; i < 6; i++) statuses.push((await jobsApi(i % 2 ? a.url : b.url).list()).status)
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
