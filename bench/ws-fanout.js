@@ -48,7 +48,7 @@ export function missingPeers(names) {
 async function startWsRoomgate(connections, nodeFlags) {
   const { proc, port, base, inspectPort } = await startRoomgate({
     file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}.json`),
-    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS } },
+    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 } },
     nodeFlags,
     inspect: true,
   })

@@ -19,6 +19,8 @@ export const DEFAULT_UPSTREAM_CONNECTIONS = 128
 export const DEFAULT_PING_INTERVAL_MS = 25_000
 export const DEFAULT_MAX_BUFFERED_BYTES = 1_048_576
 export const DEFAULT_MAX_INFLIGHT = 16
+export const DEFAULT_MAX_CONNECTIONS = 100_000
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1_000
 export const DEFAULT_BROADCAST_ACK_TIMEOUT_MS = 1_000
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000
 export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 2_000
@@ -138,6 +140,16 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           default: DEFAULT_MAX_INFLIGHT,
           description: 'Service calls one connection may have waiting for an answer.',
+        }),
+        maxConnections: Type.Integer({
+          minimum: 1,
+          default: DEFAULT_MAX_CONNECTIONS,
+          description: 'WebSocket connections one instance accepts; past it upgrades get 503 server_busy.',
+        }),
+        maxConnectionsPerIp: Type.Integer({
+          minimum: 1,
+          default: DEFAULT_MAX_CONNECTIONS_PER_IP,
+          description: 'WebSocket connections one client IP may hold on one instance; past it upgrades get 429.',
         }),
       },
       section,

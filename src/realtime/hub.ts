@@ -20,6 +20,8 @@ export class Hub {
   /** Identified connections, flat: what `all` reaches. */
   private readonly identified = new Set<Client>()
   private readonly byRoom = new Map<string, Set<Client>>()
+  /** Open connections per client IP (for ws.maxConnectionsPerIp). */
+  private readonly perIp = new Map<string, number>()
   private readonly removeListeners: Array<(client: Client) => void> = []
   private readonly connectListeners: Array<(client: Client) => void> = []
   private readonly identifyListeners: Array<(client: Client) => void> = []
@@ -32,8 +34,15 @@ export class Hub {
     return this.byDevice.size
   }
 
+  /** Open connections from one client IP. */
+  connectionsFrom(ip: string): number {
+    return this.perIp.get(ip) ?? 0
+  }
+
   add(client: Client): void {
+    if (this.clients.has(client)) return
     this.clients.add(client)
+    this.perIp.set(client.ip, (this.perIp.get(client.ip) ?? 0) + 1)
   }
 
   identify(client: Client, deviceId: string): void {
@@ -74,6 +83,9 @@ export class Hub {
 
   remove(client: Client): void {
     if (!this.clients.delete(client)) return
+    const left = (this.perIp.get(client.ip) ?? 1) - 1
+    if (left > 0) this.perIp.set(client.ip, left)
+    else this.perIp.delete(client.ip)
     this.identified.delete(client)
     if (client.deviceId !== undefined) removeFrom(this.byDevice, client.deviceId, client)
     for (const room of client.rooms) removeFrom(this.byRoom, room, client)

@@ -25,6 +25,8 @@ import { isValidDeviceId, LocalEvents } from './local-events.js'
 import { RealtimeMetrics } from './metrics.js'
 
 export const CLOSE_GOING_AWAY = 1001
+/** WebSocket close code "try again later". */
+export const CLOSE_TRY_AGAIN_LATER = 1013
 
 export interface RealtimeDeps {
   config: Config
@@ -93,6 +95,21 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     log.info({ device: client.deviceId, ip: client.ip, reason }, 'websocket client cut off')
   }
 
+  // Connection caps: one instance's memory, and one client IP's share of it.
+  const overCap = (ip: string) => hub.size >= config.ws.maxConnections || hub.connectionsFrom(ip) >= config.ws.maxConnectionsPerIp
+  const refuseOverCap = (ip: string) => {
+    if (hub.size >= config.ws.maxConnections) {
+      throw new RoomgateError('server_busy', 'This server has no room for another WebSocket connection; retry later', {
+        headers: { 'retry-after': '5' },
+      })
+    }
+    if (hub.connectionsFrom(ip) >= config.ws.maxConnectionsPerIp) {
+      throw new RoomgateError('rate_limited', `At most ${config.ws.maxConnectionsPerIp} WebSocket connections per client`, {
+        headers: { 'retry-after': '5' },
+      })
+    }
+  }
+
   app.route({
     method: 'GET',
     url: '/ws',
@@ -104,12 +121,13 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       }),
       response: {
         101: { description: 'Switching to WebSocket' },
-        ...errors('bad_request', 'upgrade_required', 'rate_limited', 'shutting_down'),
+        ...errors('bad_request', 'upgrade_required', 'rate_limited', 'server_busy', 'shutting_down'),
       },
     },
     onRequest: [
       deps.ipRateLimit,
       async (request: FastifyRequest) => {
+        refuseOverCap(request.ip)
         const id = deviceIdOf(request)
         if (id !== undefined && !isValidDeviceId(id)) {
           throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
@@ -121,6 +139,12 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       throw new RoomgateError('upgrade_required')
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+      // Upgrades that passed the check together may still overshoot: the last ones are closed at once.
+      if (overCap(request.ip)) {
+        metrics.disconnects.child('connection_cap').inc()
+        socket.close(CLOSE_TRY_AGAIN_LATER, 'too many connections')
+        return
+      }
       const client = new Client(socket, request.ip, {
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.ws.maxBufferedBytes,

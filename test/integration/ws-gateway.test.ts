@@ -318,6 +318,38 @@ describe('protection', () => {
   })
 })
 
+describe('connection caps', () => {
+  const refusal = (url: string) =>
+    new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url)
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0)
+        ws.terminate()
+      })
+      ws.once('open', () => reject(new Error('the upgrade was accepted')))
+      ws.once('error', () => undefined)
+    })
+
+  it('refuses an upgrade past ws.maxConnectionsPerIp with 429, and takes it again once one closes', async () => {
+    const g = await startGate({ ws: { maxConnectionsPerIp: 2 } })
+    const a = await TestClient.connect(`${g.wsUrl}/ws?device_id=cap-a`)
+    const b = await TestClient.connect(`${g.wsUrl}/ws?device_id=cap-b`)
+    clients.push(a, b)
+    expect(await refusal(`${g.wsUrl}/ws?device_id=cap-c`)).toBe(429)
+    a.close()
+    const c = await waitFor(async () => TestClient.connect(`${g.wsUrl}/ws?device_id=cap-c`).catch(() => undefined), 2_000, 'a free slot')
+    clients.push(c)
+    expect((await c.request('lobby.create')).type).toBeDefined()
+  })
+
+  it('refuses an upgrade past ws.maxConnections with 503 server_busy', async () => {
+    const g = await startGate({ ws: { maxConnections: 1 } })
+    const a = await TestClient.connect(`${g.wsUrl}/ws?device_id=only`)
+    clients.push(a)
+    expect(await refusal(`${g.wsUrl}/ws?device_id=second`)).toBe(503)
+  })
+})
+
 describe('metrics', () => {
   it('counts connections, messages and upstream latency', async () => {
     const c = await connect()
