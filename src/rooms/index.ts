@@ -17,6 +17,7 @@ import { registerLegacyRoutes } from './legacy-routes.js'
 import { GatewayMonitor } from './monitor.js'
 import { NodeControl } from './node-control.js'
 import { Presence } from './presence.js'
+import { RoomLock } from './room-lock.js'
 import { registerServerRoutes } from './server-routes.js'
 import type { SharedPoolSpec } from './types.js'
 import { registerRoomEvents } from './ws-events.js'
@@ -79,6 +80,8 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
       pool: { name: rooms.legacyPool, nodes: legacy.nodes, startUrl: legacy.startUrl, stopUrl: legacy.stopUrl },
       store: engine.rooms.exclusive,
       control,
+      // The node call's deadline, plus a margin for Redis and the mapping's writes.
+      lock: new RoomLock(engine.leases, config.httpTimeoutSeconds * 1000 + 2_000),
       onRequest: limited(bearer),
       placements,
       log,

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
 import { requireRoomId } from './ids.js'
 import { fillTemplate, type NodeControl } from './node-control.js'
+import type { RoomLock } from './room-lock.js'
 import { LEGACY_STATUS_SCHEMA, PROGRESS_SCHEMA, START_SCHEMA, STOP_SCHEMA } from './schemas.js'
 import type { ExclusiveStore, Mapping } from './types.js'
 
@@ -25,6 +26,8 @@ export interface LegacyDeps {
   pool: LegacyPool
   store: ExclusiveStore
   control: NodeControl
+  /** One start or stop per room at a time, cluster-wide. */
+  lock: RoomLock
   /** Rate limit and Bearer check. */
   onRequest: onRequestHookHandler[]
   placements: Counter
@@ -50,6 +53,10 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
 
   app.post('/start', { ...opts, schema: START_SCHEMA }, async (request) => {
     const room = roomOf(request.query)
+    return d.lock.run(room, () => start(room))
+  })
+
+  const start = async (room: string) => {
     const result = await store.start(pool.name, room, pool.nodes)
     if (result.status === 'full') {
       d.placements.child(pool.name, 'no_node').inc()
@@ -67,12 +74,16 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
       }
     }
     return { success: true, room, gateway: result.node, state: 'started' }
-  })
+  }
 
   // The node is told first and the mapping changed after: a room marked stopped
   // is one its gateway really stopped, so the monitor may free it.
   app.post('/stop', { ...opts, schema: STOP_SCHEMA }, async (request) => {
     const room = roomOf(request.query)
+    return d.lock.run(room, () => stop(room))
+  })
+
+  const stop = async (room: string) => {
     const current = await store.get(room)
     if (!current) throw notFound(room)
     if (current.state === 'stopped') throw stopped(room)
@@ -88,7 +99,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
     if (result.status === 'missing') throw notFound(room)
     if (result.status === 'already-stopped') throw stopped(room)
     return { success: true, room, gateway: result.mapping.node, state: 'stopped' }
-  })
+  }
 
   app.get('/progress', { ...opts, schema: PROGRESS_SCHEMA }, async (request) => {
     const room = roomOf(request.query)

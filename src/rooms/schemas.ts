@@ -54,14 +54,14 @@ export const START_SCHEMA = {
   security: SECURITY.bearer,
   summary: 'Give a room a free recording gateway (seed 000)',
   querystring: RoomQuery,
-  response: { 200: Legacy, ...errors(...legacyErrors, 'room_stopped', 'no_gateway_available', 'node_call_failed') },
+  response: { 200: Legacy, ...errors(...legacyErrors, 'room_stopped', 'conflict', 'no_gateway_available', 'node_call_failed') },
 }
 export const STOP_SCHEMA = {
   tags: ['rooms'],
   security: SECURITY.bearer,
   summary: "Stop a room's recording gateway; the mapping is kept as stopped",
   querystring: RoomQuery,
-  response: { 200: Legacy, ...errors(...legacyErrors, 'room_not_found', 'room_stopped', 'node_call_failed') },
+  response: { 200: Legacy, ...errors(...legacyErrors, 'room_not_found', 'room_stopped', 'conflict', 'node_call_failed') },
 }
 export const PROGRESS_SCHEMA = {
   tags: ['rooms'],

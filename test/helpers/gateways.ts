@@ -13,6 +13,8 @@ export interface GatewayState {
   progress: string
   /** Answer start/stop with 500. */
   failCalls: boolean
+  /** Wait this long before answering start/stop (the answer is the state when the call came). */
+  delayMs?: number
 }
 
 export interface Call {
@@ -79,8 +81,12 @@ export class FakeGateways {
         res.end(JSON.stringify({ gw_state: s.gwState, recording_duration: s.duration, transcript_progress: s.progress }))
         return
       }
-      res.writeHead(s.failCalls ? 500 : 200, { 'content-type': 'application/json' })
-      res.end('{}')
+      const answer = () => {
+        res.writeHead(s.failCalls ? 500 : 200, { 'content-type': 'application/json' })
+        res.end('{}')
+      }
+      if (s.delayMs) setTimeout(answer, s.delayMs)
+      else answer()
     })
     return new Promise((resolve, reject) => {
       server.once('error', reject)

@@ -123,6 +123,23 @@ describe('seed 000 API', () => {
     expect((await call('POST', '/start?room=physics')).body.gateway).toBe('127.0.0.3')
   })
 
+  it('makes a start that arrives while another is calling the gateway wait for its outcome, on any instance', async () => {
+    const other = await startGate(settings({ monitorIntervalMs: 60_000 }), { REDIS_URL: redis.url })
+    gws.set('127.0.0.2', { failCalls: true, delayMs: 300 })
+    const first = call('POST', '/start?room=race')
+    await sleep(100)
+    const pending = request(`${other.url}/start?room=race`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    await sleep(50)
+    gws.set('127.0.0.2', { failCalls: false, delayMs: 0 }) // the second start's own call succeeds
+    expect(await first).toMatchObject({ status: 502, body: { code: 'node_call_failed' } })
+    const res = await pending
+    const second = (await res.body.json()) as Record<string, unknown>
+    expect(res.statusCode).toBe(200)
+    // It did not answer from the mapping the first start was about to undo: what it says is what Redis holds.
+    expect(await call('GET', '/progress?room=race')).toMatchObject({ status: 200, body: { gateway: second.gateway, state: 'started' } })
+    expect(gws.calls.filter((c) => c.path === '/start' && c.room === 'race')).toHaveLength(2)
+  })
+
   it('undoes a start the gateway refused, and a stop it refused', async () => {
     gws.set('127.0.0.2', { failCalls: true })
     expect(await call('POST', '/start?room=math101')).toMatchObject({ status: 502, body: { code: 'node_call_failed' } })
