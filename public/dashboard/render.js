@@ -12,7 +12,8 @@ const MAX_IDLE_NODES_LISTED = 24
 const SCOPES = {
   http: 'HTTP requests and upgrades, per client IP',
   ws: 'WebSocket messages, per connection',
-  jobs: 'jobs API, per API key',
+  jobs: 'job creations and cancels, per API key',
+  'jobs-read': 'job reads, per API key',
   'status-refresh': 'status refreshes, per project',
 }
 
