@@ -49,7 +49,12 @@ export class HealthMonitor {
   private readonly entries = new Map<string, Entry>()
   private readonly agent: Agent
   private readonly credentials: CredentialSource | undefined
-  private readonly closing = new AbortController()
+  /**
+   * One controller per run, aborted by close(): a signal that lived as long as
+   * the monitor would keep every run's AbortSignal.any() composite alive
+   * (Node 20), a few dozen bytes per run, forever.
+   */
+  private readonly runs = new Set<AbortController>()
   private readonly latencyGauge: Gauge
   private readonly seedCheck: string | undefined
   private started = false
@@ -124,7 +129,7 @@ export class HealthMonitor {
   close(): Promise<void> {
     this.closed ??= (async () => {
       for (const e of this.entries.values()) clearTimeout(e.timer)
-      this.closing.abort()
+      for (const run of this.runs) run.abort()
       // A run never rejects (runEntry catches), so this only waits.
       await Promise.all([...this.entries.values()].map((e) => e.running ?? Promise.resolve()))
       await this.agent.close()
@@ -160,13 +165,19 @@ export class HealthMonitor {
 
   private runEntry(e: Entry): Promise<void> {
     if (this.closed) return Promise.resolve()
-    e.running ??= e.check
-      .run(this.closing.signal)
+    if (e.running) return e.running
+    const run = new AbortController()
+    this.runs.add(run)
+    e.running = e.check
+      .run(run.signal)
       .then((result) => {
         if (!this.closed) this.record(e, result)
       })
       .catch((err: unknown) => this.o.log.error({ check: e.check.name, err: (err as Error).message }, 'health check crashed'))
-      .finally(() => (e.running = undefined))
+      .finally(() => {
+        this.runs.delete(run)
+        e.running = undefined
+      })
     return e.running
   }
 

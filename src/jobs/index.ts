@@ -44,6 +44,9 @@ export interface Jobs {
   close(): Promise<void>
 }
 
+/** How often an instance tries again to read a jobs.root it could not read. */
+const ROOT_RETRY_MS = 5_000
+
 /** Seed 002's words for a refused request. */
 export const JOBS_RATE_LIMITED = 'Too many requests, please try again later'
 
@@ -77,6 +80,8 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
 
   let worker: JobWorker | undefined
   let gauge: NodeJS.Timeout | undefined
+  let rootRetry: NodeJS.Timeout | undefined
+  let closed = false
   const events = new JobEvents(engine, log, deps.backend, {
     cancel: (id) => worker?.cancel(id),
     created: () => worker?.fill(),
@@ -148,44 +153,59 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     async start() {
       await events.start()
       if (jobs.root === undefined) return
-      let root: string
-      try {
-        root = await realpath(jobs.root)
-      } catch (err) {
-        log.error({ root: jobs.root, err: (err as Error).message }, 'jobs.root cannot be read: this instance runs no cache jobs')
-        return
+      const configured = jobs.root
+      // A mount that is not there yet (or lost) must not leave jobs pending
+      // forever: the instance tries again until it can read the root.
+      const attempt = async (): Promise<void> => {
+        if (closed) return
+        try {
+          startWorker(await realpath(configured))
+          if (rootRetry !== undefined) log.info({ root: configured }, 'jobs.root is readable again: this instance runs cache jobs')
+        } catch (err) {
+          if (rootRetry === undefined) {
+            log.error({ root: configured, err: (err as Error).message }, `jobs.root cannot be read: retrying every ${ROOT_RETRY_MS / 1000} s`)
+          }
+          rootRetry = setTimeout(() => void attempt(), ROOT_RETRY_MS)
+          rootRetry.unref()
+        }
       }
-      worker = new JobWorker({
-        store: engine.jobs,
-        events,
-        owner: engine.instanceId,
-        root,
-        concurrency: jobs.concurrency,
-        maxRunning: jobs.maxRunning,
-        fileThreshold: jobs.progressFileThreshold,
-        timeThresholdMs: jobs.progressTimeThresholdMs,
-        retentionMs,
-        leaseMs: jobs.leaseSeconds * 1000,
-        bandwidth: new Bandwidth(jobs.maxBytesPerSecond),
-        // Uncapped reads go to threads; a cap needs the per-chunk pacing of the fs/promises reader.
-        ...(jobs.maxBytesPerSecond === 0 ? { pool: new ReadPool(root, jobs.concurrency * jobs.maxRunning) } : {}),
-        log,
-        metrics: {
-          files: (result) => fileResults.child(result).inc(),
-          bytes: (n) => bytesRead.inc(n),
-          finished: (status) => finished.child(status).inc(),
-        },
-      })
-      const w = worker
-      gauge = setInterval(() => running.set(w.active), 1_000)
-      gauge.unref()
-      w.start()
+      await attempt()
     },
     async close() {
+      closed = true
+      clearTimeout(rootRetry)
       clearInterval(gauge)
       await worker?.close()
       events.close()
     },
+  }
+
+  function startWorker(root: string): void {
+    worker = new JobWorker({
+      store: engine.jobs,
+      events,
+      owner: engine.instanceId,
+      root,
+      concurrency: jobs.concurrency,
+      maxRunning: jobs.maxRunning,
+      fileThreshold: jobs.progressFileThreshold,
+      timeThresholdMs: jobs.progressTimeThresholdMs,
+      retentionMs,
+      leaseMs: jobs.leaseSeconds * 1000,
+      bandwidth: new Bandwidth(jobs.maxBytesPerSecond),
+      // Uncapped reads go to threads; a cap needs the per-chunk pacing of the fs/promises reader.
+      ...(jobs.maxBytesPerSecond === 0 ? { pool: new ReadPool(root, jobs.concurrency * jobs.maxRunning) } : {}),
+      log,
+      metrics: {
+        files: (result) => fileResults.child(result).inc(),
+        bytes: (n) => bytesRead.inc(n),
+        finished: (status) => finished.child(status).inc(),
+      },
+    })
+    const w = worker
+    gauge = setInterval(() => running.set(w.active), 1_000)
+    gauge.unref()
+    w.start()
   }
 }
 

@@ -112,9 +112,9 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
 
   api.delete('/api/v1/cache/jobs/:id', { ...writes, schema: schema.cancel }, async (request) => {
     const id = jobId(request.params)
-    const job = await d.store.cancel(id, d.retentionMs)
-    if (!job) throw new RoomgateError('not_found', 'Job not found')
-    if (job.status !== 'cancelled') throw new RoomgateError('conflict', `Job is already ${job.status}`)
+    const result = await d.store.cancel(id, d.retentionMs)
+    if (!result) throw new RoomgateError('not_found', 'Job not found')
+    if (!result.changed) throw new RoomgateError('conflict', `Job is already ${result.job.status}`)
     d.cancelled(id)
     return { success: true as const, message: 'Job cancelled successfully' }
   })

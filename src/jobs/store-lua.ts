@@ -67,7 +67,7 @@ return 1
  * KEYS[1] job hash   KEYS[2] files list   KEYS[3] done bitmap   KEYS[4] rg:jobs:queue
  * ARGV[1] id   ARGV[2] new status   ARGV[3] error   ARGV[4] retention ms
  * ARGV[5] owner: '' = cancel (any pending or running job), else finish (only the owner's running job).
- * Returns the status the job has afterwards, or false when unknown.
+ * Returns '+<new status>' when this call ended the job, else the status it already had; false when unknown.
  */
 export const END_LUA = `${NOW}
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -81,7 +81,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[2], 'error', ARGV[3], 'owner', '', 'c
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return ARGV[2]
+return '+' .. ARGV[2]
 `
 
 /** KEYS[1] job hash   KEYS[2] rg:jobs:queue   ARGV[1] id   ARGV[2] owner: makes the owner's running job claimable now. */

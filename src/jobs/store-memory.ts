@@ -1,5 +1,5 @@
 /** Jobs in this process (memory engine): not durable, gone with the process. */
-import { newJob, type FileResult, type JobFile, type JobRecord, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
+import { newJob, type CancelResult, type FileResult, type JobFile, type JobRecord, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
 
 interface Held {
   job: JobRecord
@@ -33,11 +33,12 @@ export class MemoryJobStore implements JobStore {
     return [...this.jobs.values()].reverse().slice(0, limit).map((h) => copy(h.job))
   }
 
-  async cancel(id: string, retentionMs: number): Promise<JobRecord | undefined> {
+  async cancel(id: string, retentionMs: number): Promise<CancelResult | undefined> {
     const held = this.live(id)
     if (!held) return undefined
-    if (held.job.status === 'pending' || held.job.status === 'running') this.end(held, 'cancelled', null, retentionMs)
-    return copy(held.job)
+    const changed = held.job.status === 'pending' || held.job.status === 'running'
+    if (changed) this.end(held, 'cancelled', null, retentionMs)
+    return { job: copy(held.job), changed }
   }
 
   async claim(owner: string, leaseMs: number): Promise<JobRecord | undefined> {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis'
 import { keys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
 import { CLAIM_LUA, END_LUA, PROGRESS_LUA, RELEASE_LUA } from './store-lua.js'
-import { newJob, type FileResult, type JobFile, type JobRecord, type JobStatus, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
+import { newJob, type CancelResult, type FileResult, type JobFile, type JobRecord, type JobStatus, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
 
 /** Files per RPUSH while creating a job. */
 const PUSH_BATCH = 1_000
@@ -122,9 +122,11 @@ export class RedisJobStore implements JobStore {
     return out.slice(0, limit)
   }
 
-  async cancel(id: string, retentionMs: number): Promise<JobRecord | undefined> {
+  async cancel(id: string, retentionMs: number): Promise<CancelResult | undefined> {
     const status = await this.end(id, 'cancelled', '', retentionMs, '')
-    return status === null ? undefined : this.get(id)
+    if (status === null) return undefined
+    const job = await this.get(id)
+    return job && { job, changed: status === '+cancelled' }
   }
 
   async claim(owner: string, leaseMs: number): Promise<JobRecord | undefined> {
@@ -159,7 +161,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async finish(id: string, owner: string, status: 'completed' | 'failed', error: string | null, retentionMs: number): Promise<boolean> {
-    return (await this.end(id, status, error ?? '', retentionMs, owner)) === status
+    return (await this.end(id, status, error ?? '', retentionMs, owner)) === `+${status}`
   }
 
   async release(id: string, owner: string): Promise<void> {

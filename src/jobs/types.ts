@@ -52,13 +52,22 @@ export interface Throughput {
 /** What a progress write found: `ok`, or `lost` when the job was cancelled or claimed by another instance. */
 export type ProgressVerdict = 'ok' | 'lost'
 
+export interface CancelResult {
+  job: JobRecord
+  /** False when the job had already ended (cancelled included). */
+  changed: boolean
+}
+
 export interface JobStore {
   create(id: string, files: readonly JobFile[]): Promise<JobRecord>
   get(id: string): Promise<JobRecord | undefined>
   /** Newest first. */
   list(limit: number): Promise<JobRecord[]>
-  /** Cancels a pending or running job; returns the job as it now is (undefined: unknown). */
-  cancel(id: string, retentionMs: number): Promise<JobRecord | undefined>
+  /**
+   * Cancels a pending or running job; returns the job as it now is and whether
+   * this call cancelled it (undefined: unknown job).
+   */
+  cancel(id: string, retentionMs: number): Promise<CancelResult | undefined>
   /**
    * Takes the oldest pending job, or a running job whose lease ran out (its
    * instance died), for `owner` with a lease of `leaseMs`.

@@ -11,7 +11,9 @@ export class MemoryStatusCache implements StatusCacheStore {
   async put(slug: string, expected: number, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult> {
     const current = this.snapshots.get(slug)
     if ((current?.version ?? 0) !== expected) return { ok: false, current }
-    const snapshot = { statuses, fetchedAt, version: expected + (bump || !current ? 1 : 0) }
+    // A new snapshot starts at the clock in ms, as in Redis (see cache-redis.ts).
+    const version = current ? current.version + (bump ? 1 : 0) : Date.now()
+    const snapshot = { statuses, fetchedAt, version }
     this.snapshots.set(slug, snapshot)
     return { ok: true, snapshot }
   }

@@ -11,12 +11,21 @@ import { SNAPSHOT_TTL_MS, type PutResult, type StatusCacheStore, type StatusSnap
  * KEYS[1] rg:status:{slug}
  * ARGV[1] expected version   ARGV[2] statuses JSON   ARGV[3] fetchedAt   ARGV[4] bump (1/0)   ARGV[5] ttl ms
  * Returns the new version, or -1 when the stored version is not the expected one.
+ * A new snapshot starts at Redis' clock in ms, not at 1: after Redis lost the
+ * key (a restart without persistence, the TTL), versions still go up, so
+ * instances never take new statuses for ones they parsed under the same
+ * number, and open streams never drop updates as already seen.
  */
 const PUT_LUA = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current ~= tonumber(ARGV[1]) then return -1 end
 local version = current
-if ARGV[4] == '1' or current == 0 then version = current + 1 end
+if current == 0 then
+  local t = redis.call('TIME')
+  version = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+elseif ARGV[4] == '1' then
+  version = current + 1
+end
 redis.call('HSET', KEYS[1], 'statuses', ARGV[2], 'fetchedAt', ARGV[3], 'version', version)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return version

@@ -104,8 +104,9 @@ export function jobsContract(name: string, create: () => Promise<Fixture>): void
       await s.create(running, files(2))
       await s.create(pending, files(2))
       await s.claim('a', 60_000)
-      expect(await s.cancel(pending, DAY)).toMatchObject({ status: 'cancelled' })
-      expect(await s.cancel(running, DAY)).toMatchObject({ status: 'cancelled' })
+      expect(await s.cancel(pending, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: true })
+      expect(await s.cancel(running, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: true })
+      expect(await s.cancel(running, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: false })
       expect(await s.progress(running, 'a', 60_000, [{ index: 0, ok: true, bytes: 10 }], null)).toBe('lost')
       expect(await s.finish(running, 'a', 'completed', null, DAY)).toBe(false)
       expect(await s.claim('b', 60_000)).toBeUndefined()
@@ -115,7 +116,7 @@ export function jobsContract(name: string, create: () => Promise<Fixture>): void
       await s.create(done, files(1))
       await s.claim('a', 60_000)
       await s.finish(done, 'a', 'completed', null, DAY)
-      expect(await s.cancel(done, DAY)).toMatchObject({ status: 'completed' })
+      expect(await s.cancel(done, DAY)).toMatchObject({ job: { status: 'completed' }, changed: false })
     }))
 
     it('forgets finished jobs after their retention', withStore(async (s) => {

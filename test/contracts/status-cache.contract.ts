@@ -4,18 +4,23 @@ import type { StatusCacheStore } from '../../src/status/types.js'
 
 export function statusCacheContract(name: string, create: () => Promise<{ store: StatusCacheStore; close(): Promise<void> }>): void {
   describe(`StatusCacheStore (${name})`, () => {
-    it('writes version 1 first, bumps only when asked, and refuses a stale expected version', async () => {
+    it('starts a new snapshot at the clock in ms, bumps only when asked, and refuses a stale expected version', async () => {
       const { store, close } = await create()
       const slug = `s${Math.random().toString(36).slice(2)}`
       try {
         expect(await store.get(slug)).toBeUndefined()
+        const before = Date.now()
         const first = await store.put(slug, 0, { a: 'available' }, 1000, false)
-        expect(first).toEqual({ ok: true, snapshot: { statuses: { a: 'available' }, fetchedAt: 1000, version: 1 } })
-        expect(await store.put(slug, 1, { a: 'available' }, 2000, false)).toMatchObject({ ok: true, snapshot: { version: 1, fetchedAt: 2000 } })
-        expect(await store.put(slug, 1, { a: 'sold' }, 3000, true)).toMatchObject({ ok: true, snapshot: { version: 2 } })
-        const stale = await store.put(slug, 1, { a: 'reserved' }, 4000, true)
-        expect(stale).toEqual({ ok: false, current: { statuses: { a: 'sold' }, fetchedAt: 3000, version: 2 } })
-        expect(await store.get(slug)).toEqual({ statuses: { a: 'sold' }, fetchedAt: 3000, version: 2 })
+        const v = first.ok ? first.snapshot.version : NaN
+        // Versions never start again low: after a store lost the key they stay above every earlier one.
+        expect(v).toBeGreaterThanOrEqual(before - 1_000)
+        expect(v).toBeLessThanOrEqual(Date.now() + 1_000)
+        expect(first).toEqual({ ok: true, snapshot: { statuses: { a: 'available' }, fetchedAt: 1000, version: v } })
+        expect(await store.put(slug, v, { a: 'available' }, 2000, false)).toMatchObject({ ok: true, snapshot: { version: v, fetchedAt: 2000 } })
+        expect(await store.put(slug, v, { a: 'sold' }, 3000, true)).toMatchObject({ ok: true, snapshot: { version: v + 1 } })
+        const stale = await store.put(slug, v, { a: 'reserved' }, 4000, true)
+        expect(stale).toEqual({ ok: false, current: { statuses: { a: 'sold' }, fetchedAt: 3000, version: v + 1 } })
+        expect(await store.get(slug)).toEqual({ statuses: { a: 'sold' }, fetchedAt: 3000, version: v + 1 })
       } finally {
         await close()
       }
@@ -26,8 +31,9 @@ export function statusCacheContract(name: string, create: () => Promise<{ store:
       const slug = `r${Math.random().toString(36).slice(2)}`
       try {
         const results = await Promise.all([1, 2, 3, 4].map((i) => store.put(slug, 0, { u: String(i) }, i, true)))
-        expect(results.filter((r) => r.ok)).toHaveLength(1)
-        expect((await store.get(slug))!.version).toBe(1)
+        const won = results.filter((r) => r.ok)
+        expect(won).toHaveLength(1)
+        expect((await store.get(slug))!.version).toBe(won[0]!.ok ? won[0]!.snapshot.version : NaN)
       } finally {
         await close()
       }

@@ -3,7 +3,7 @@
  * root: the seed's requests and answers, its error strings, path rules, the
  * worker's counts, cancel, and job events over /ws.
  */
-import { open, unlink } from 'node:fs/promises'
+import { mkdir, open, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { closeGates, startGate } from '../helpers/gate.js'
@@ -166,6 +166,19 @@ describe('cache jobs API', () => {
     expect((await api.create({ files: ['x.bin'] })).status).toBe(201)
   })
 
+  it('runs jobs once a jobs.root that was missing at start appears (a late mount)', async () => {
+    const late = join(root.dir, 'mount')
+    const g = await gate({ root: late })
+    await waitFor(() => g.logs.some((l) => l.includes('jobs.root cannot be read')), 2_000, 'the unreadable root to be logged')
+    await mkdir(join(late, 'd'), { recursive: true })
+    await writeFile(join(late, 'd', 'a.bin'), Buffer.alloc(1_000, 1))
+    const api = jobsApi(g.url)
+    const { status, body } = await api.create({ directories: ['d'] })
+    expect(status).toBe(201)
+    expect((await finished(api, body.jobId)).status).toBe('completed')
+    expect(g.logs.some((l) => l.includes('jobs.root is readable again'))).toBe(true)
+  })
+
   it('takes API_GATEWAY_KEY besides auth.apiKeys', async () => {
     const g = await gate({}, { API_GATEWAY_KEY: 'from-env' })
     expect((await jobsApi(g.url, 'from-env').list()).status).toBe(200)
@@ -207,6 +220,7 @@ describe('cache jobs API', () => {
     await waitFor(async () => (await api.get(body.jobId)).body.job.status === 'running')
     await sleep(300)
     expect(await api.cancel(body.jobId)).toMatchObject({ status: 200, body: { success: true, message: 'Job cancelled successfully' } })
+    expect(await api.cancel(body.jobId)).toMatchObject({ status: 409, body: { error: 'Job is already cancelled' } })
     const readBytes = async () => Number((await (await fetch(`${g.url}/metrics`)).text()).match(/^roomgate_job_bytes_read_total (\d+)/m)?.[1])
     await sleep(1_000)
     const after = await readBytes()

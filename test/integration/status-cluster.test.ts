@@ -134,4 +134,19 @@ describe('status proxy on two instances', () => {
     const everything = a.logs.join('\n') + b.logs.join('\n')
     expect(everything).not.toContain('k-123-secret')
   })
+
+  it('keeps versions going up when Redis lost the snapshot, so open streams do not drop the new statuses as old', async () => {
+    const { api, a, b, watch } = await cluster()
+    const onA = await watch(a)
+    for (const status of ['sold', 'open']) {
+      api.units[0]!.status = status
+      await onA.next((e) => e.event === 'bulk_update', 4_000)
+    }
+    await redis.restart() // no persistence: rg:status:tower is gone
+    api.units[0]!.status = 'sold'
+    const update = await onA.next((e) => (e.event === 'status_update' && e.data.statuses?.A === 'sold') || (e.event === 'bulk_update' && e.data.updates?.A === 'sold'), 8_000)
+    expect(update).toBeDefined()
+    const read = async () => ((await (await fetch(`${b.url}/api/public/tower/status`)).json()) as { statuses?: Record<string, string> }).statuses
+    expect(await read()).toEqual({ A: 'sold', B: 'available' })
+  })
 })
