@@ -28,8 +28,8 @@ export class HttpCheck implements Check {
     this.name = o.name
     const url = new URL(o.url)
     if (url.username || url.password) {
-      const user = decodeURIComponent(url.username)
-      const password = decodeURIComponent(url.password)
+      const user = decodeOr(url.username)
+      const password = decodeOr(url.password)
       this.headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
       url.username = ''
       url.password = ''
@@ -55,5 +55,14 @@ export class HttpCheck implements Check {
     } catch (err) {
       return { ok: false, latency: null, error: err instanceof ProbeError ? err.message : 'request failed' }
     }
+  }
+}
+
+/** Percent-decoded, or as written when it is not valid percent-encoding (a bare `%` in a password). */
+function decodeOr(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
   }
 }

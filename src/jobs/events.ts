@@ -71,7 +71,9 @@ export class JobEvents {
   subscribe(client: Client, id: string): void {
     let mine = this.byClient.get(client)
     if (mine?.has(id)) return
-    if ((mine?.size ?? 0) >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+    // `*` (every job) comes besides the limit.
+    const counted = (mine?.size ?? 0) - (mine?.has(ALL_JOBS) ? 1 : 0)
+    if (id !== ALL_JOBS && counted >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new RoomgateError('bad_request', `A connection can watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} jobs`)
     }
     if (!mine) this.byClient.set(client, (mine = new Set()))

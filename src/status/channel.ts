@@ -36,6 +36,8 @@ export class StatusChannel {
   /** When this instance last tried the client API as the poller (a failing API is not retried every tick). */
   private lastAttempt = 0
   private closed = false
+  /** The last full snapshot frame sent to a new subscriber, by version. */
+  private firstFrame: { version: number; frame: string } | undefined
 
   constructor(
     private readonly source: StatusSourceConfig,
@@ -65,8 +67,11 @@ export class StatusChannel {
     await this.busOps
     const cached = await this.engine.statusCache.get(this.slug)
     const snapshot = cached ?? (await this.service.current(this.slug))
-    const frame = sseFrame('status_update', { statuses: snapshot.statuses }, snapshot.version)
-    if (stream.snapshot(frame, snapshot.version) === 'gap') await this.resync([stream])
+    // A reconnect storm must not encode the same (possibly large) snapshot once per subscriber.
+    if (this.firstFrame?.version !== snapshot.version) {
+      this.firstFrame = { version: snapshot.version, frame: sseFrame('status_update', { statuses: snapshot.statuses }, snapshot.version) }
+    }
+    if (stream.snapshot(this.firstFrame.frame, snapshot.version) === 'gap') await this.resync([stream])
   }
 
   remove(stream: SseStream): void {

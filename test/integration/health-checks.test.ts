@@ -246,6 +246,17 @@ describe('HTTP check', () => {
     expect(seen).toBe(`Basic ${Buffer.from('probe:p@ss').toString('base64')}`)
     expect(m.get('private')).toMatchObject({ isHealthy: true, target: `http://127.0.0.1:${up.port}/health` })
   })
+
+  it('takes a password that is not valid percent-encoding as written, instead of failing to start', async () => {
+    let seen: string | undefined
+    const up = await upstream((req, res) => {
+      seen = req.headers.authorization
+      res.end('ok')
+    })
+    const m = monitor({ s3: {}, checks: [{ name: 'odd', kind: 'http', url: `http://probe:100%zz@127.0.0.1:${up.port}/health` }] })
+    await m.tick()
+    expect(seen).toBe(`Basic ${Buffer.from('probe:100%zz').toString('base64')}`)
+  })
 })
 
 describe('container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI)', () => {

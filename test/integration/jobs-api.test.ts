@@ -292,6 +292,19 @@ describe('job events over /ws', () => {
     expect(files[0]!.data).toMatchObject({ job_id: body.jobId, status: 'completed', size: expect.any(Number) })
   })
 
+  it('lets a connection watch 32 jobs besides every job (*), and refuses a 33rd', async () => {
+    await root.file('w/a.bin', 10)
+    const g = await gate()
+    const api = jobsApi(g.url)
+    const ws = await TestClient.connect(`${g.wsUrl}/ws?device_id=many`)
+    clients.push(ws)
+    expect((await ws.request('job.subscribe', { job_id: '*', api_key: KEY })).type).toBe('response')
+    const ids: string[] = []
+    for (let i = 0; i < 33; i++) ids.push((await api.create({ files: ['w/a.bin'] })).body.jobId)
+    for (const id of ids.slice(0, 32)) expect((await ws.request('job.subscribe', { job_id: id, api_key: KEY })).type).toBe('response')
+    expect((await ws.request('job.subscribe', { job_id: ids[32], api_key: KEY })).error).toMatchObject({ code: 'bad_request' })
+  })
+
   it("gives a dashboard (a connection that never identified) the seed's metrics feed, and a device only when it asks", async () => {
     await root.file('feed/a.bin', 2_000_000)
     const g = await gate({ maxBytesPerSecond: 1_000_000, progressTimeThresholdMs: 200 })
