@@ -3,6 +3,7 @@
  * several connections (tabs, reconnect overlap); a delivery reaches each of
  * them once, however many targets name it.
  */
+import { PerIpCounts } from '../ratelimit/caps.js'
 import type { Client } from './client.js'
 import { textFrame } from './wire.js'
 
@@ -21,7 +22,7 @@ export class Hub {
   private readonly identified = new Set<Client>()
   private readonly byRoom = new Map<string, Set<Client>>()
   /** Open connections per client IP (for ws.maxConnectionsPerIp). */
-  private readonly perIp = new Map<string, number>()
+  private readonly perIp = new PerIpCounts()
   private readonly removeListeners: Array<(client: Client) => void> = []
   private readonly connectListeners: Array<(client: Client) => void> = []
   private readonly identifyListeners: Array<(client: Client) => void> = []
@@ -36,13 +37,13 @@ export class Hub {
 
   /** Open connections from one client IP. */
   connectionsFrom(ip: string): number {
-    return this.perIp.get(ip) ?? 0
+    return this.perIp.of(ip)
   }
 
   add(client: Client): void {
     if (this.clients.has(client)) return
     this.clients.add(client)
-    this.perIp.set(client.ip, (this.perIp.get(client.ip) ?? 0) + 1)
+    this.perIp.add(client.ip)
   }
 
   identify(client: Client, deviceId: string): void {
@@ -83,9 +84,7 @@ export class Hub {
 
   remove(client: Client): void {
     if (!this.clients.delete(client)) return
-    const left = (this.perIp.get(client.ip) ?? 1) - 1
-    if (left > 0) this.perIp.set(client.ip, left)
-    else this.perIp.delete(client.ip)
+    this.perIp.remove(client.ip)
     this.identified.delete(client)
     if (client.deviceId !== undefined) removeFrom(this.byDevice, client.deviceId, client)
     for (const room of client.rooms) removeFrom(this.byRoom, room, client)

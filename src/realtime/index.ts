@@ -2,6 +2,7 @@
  * The realtime gateway (seed 001): `WS /ws`, event routing, liveness, and the
  * cluster broadcast behind `POST /internal/broadcast`.
  */
+import { overCaps, refuseOverCaps } from '../ratelimit/caps.js'
 import Type from 'typebox'
 import { errors } from '../openapi/schemas.js'
 import websocket from '@fastify/websocket'
@@ -96,20 +97,14 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   }
 
   // Connection caps: one instance's memory, and one client IP's share of it.
-  const overCap = (ip: string) => hub.size >= config.ws.maxConnections || hub.connectionsFrom(ip) >= config.ws.maxConnectionsPerIp
-  const refuseOverCap = (ip: string) => {
-    if (hub.size >= config.ws.maxConnections) {
-      throw new RoomgateError('server_busy', 'This server has no room for another WebSocket connection; retry later', {
-        headers: { 'retry-after': '5' },
-      })
-    }
-    if (hub.connectionsFrom(ip) >= config.ws.maxConnectionsPerIp) {
-      throw new RoomgateError('rate_limited', `At most ${config.ws.maxConnectionsPerIp} WebSocket connections per client`, {
-        headers: { 'retry-after': '5' },
-      })
-    }
-  }
-
+  const caps = (ip: string) => ({
+    open: hub.size,
+    max: config.ws.maxConnections,
+    fromIp: hub.connectionsFrom(ip),
+    maxPerIp: config.ws.maxConnectionsPerIp,
+    busy: 'This server has no room for another WebSocket connection; retry later',
+    perIp: `At most ${config.ws.maxConnectionsPerIp} WebSocket connections per client`,
+  })
   app.route({
     method: 'GET',
     url: '/ws',
@@ -127,7 +122,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     onRequest: [
       deps.ipRateLimit,
       async (request: FastifyRequest) => {
-        refuseOverCap(request.ip)
+        refuseOverCaps(caps(request.ip))
         const id = deviceIdOf(request)
         if (id !== undefined && !isValidDeviceId(id)) {
           throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
@@ -140,7 +135,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       // Upgrades that passed the check together may still overshoot: the last ones are closed at once.
-      if (overCap(request.ip)) {
+      if (overCaps(caps(request.ip))) {
         metrics.disconnects.child('connection_cap').inc()
         socket.close(CLOSE_TRY_AGAIN_LATER, 'too many connections')
         return

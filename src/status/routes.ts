@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
+import { PerIpCounts, refuseOverCaps } from '../ratelimit/caps.js'
 import type { StatusChannel } from './channel.js'
 import type { StatusService } from './service.js'
 import { REFRESH_SCHEMA, STATUS_SCHEMA, STREAM_HEAD_SCHEMA, STREAM_SCHEMA } from './schemas.js'
@@ -37,7 +38,7 @@ export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps):
   }
   const opts = { onRequest: [...d.onRequest, known] }
   /** Open streams per client IP on this instance. */
-  const perIp = new Map<string, number>()
+  const perIp = new PerIpCounts()
 
   for (const prefix of PREFIXES) {
     app.get(`${prefix}/:slug/status`, { ...opts, schema: STATUS_SCHEMA }, async (request) => {
@@ -73,13 +74,15 @@ export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps):
   }
 }
 
-function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDeps, perIp: Map<string, number>): void {
-  if (d.subscribers() >= d.maxSubscribers) throw new RoomgateError('server_busy', undefined, { headers: { 'retry-after': '5' } })
+function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDeps, perIp: PerIpCounts): void {
   const ip = request.ip
-  const mine = perIp.get(ip) ?? 0
-  if (mine >= d.maxSubscribersPerIp) {
-    throw new RoomgateError('rate_limited', `At most ${d.maxSubscribersPerIp} streams per client`, { headers: { 'retry-after': '5' } })
-  }
+  refuseOverCaps({
+    open: d.subscribers(),
+    max: d.maxSubscribers,
+    fromIp: perIp.of(ip),
+    maxPerIp: d.maxSubscribersPerIp,
+    perIp: `At most ${d.maxSubscribersPerIp} streams per client`,
+  })
   const slug = slugOf(request)
   const channel = d.channel(slug)
   reply.hijack()
@@ -89,12 +92,8 @@ function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDep
     res.destroy()
     return
   }
-  perIp.set(ip, mine + 1)
-  res.once('close', () => {
-    const n = (perIp.get(ip) ?? 1) - 1
-    if (n > 0) perIp.set(ip, n)
-    else perIp.delete(ip)
-  })
+  perIp.add(ip)
+  res.once('close', () => perIp.remove(ip))
   res.writeHead(200, SSE_HEADERS)
   // Headers now, so a client (or a proxy) knows the stream is open before the first event.
   res.flushHeaders()
