@@ -46,3 +46,28 @@ export function safeUrl(url: string): string {
 }
 
 export type { Logger }
+
+/**
+ * A failure that repeats (a store, a bus, a loop) is logged once when it
+ * starts (warn) and once when it ends (info), not on every attempt between.
+ */
+export class OutageLog {
+  private down = false
+
+  constructor(
+    private readonly log: Logger,
+    private readonly failed: string,
+    private readonly recovered: string,
+    private readonly fields: Record<string, unknown> = {},
+  ) {}
+
+  ok(): void {
+    if (this.down) this.log.info(this.fields, this.recovered)
+    this.down = false
+  }
+
+  fail(err: unknown): void {
+    if (!this.down) this.log.warn({ ...this.fields, err: (err as Error).message }, this.failed)
+    this.down = true
+  }
+}

@@ -9,7 +9,7 @@
  */
 import { PREFIX } from '../engine/keys.js'
 import type { Bus } from '../engine/types.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 
 /** The bus channel of the reports (under the same prefix as every channel of engine/keys.ts). */
 export const INSTANCES_CHANNEL = `${PREFIX}dash:instances`
@@ -44,15 +44,17 @@ export interface InstanceState {
 
 export class Instances {
   private readonly reports = new Map<string, InstanceState>()
-  private failing = false
+  private readonly outage: OutageLog
   private closed = false
 
   constructor(
     private readonly bus: Bus,
     private readonly self: string,
     private readonly own: () => InstanceReport,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.outage = new OutageLog(log, 'dashboard instance report not published (bus unavailable)', 'dashboard instance reports flowing again')
+  }
 
   start(): Promise<void> {
     return this.bus.subscribe(INSTANCES_CHANNEL, this.receive)
@@ -69,14 +71,8 @@ export class Instances {
     const report = this.own()
     this.record(report)
     this.bus.publish(INSTANCES_CHANNEL, JSON.stringify(report)).then(
-      () => {
-        if (this.failing) this.log.info('dashboard instance reports flowing again')
-        this.failing = false
-      },
-      (err: unknown) => {
-        if (!this.failing) this.log.warn({ err: (err as Error).message }, 'dashboard instance report not published (bus unavailable)')
-        this.failing = true
-      },
+      () => this.outage.ok(),
+      (err: unknown) => this.outage.fail(err),
     )
   }
 

@@ -10,7 +10,7 @@
 import type { Engine } from '../engine/types.js'
 import { RoomgateError } from '../errors.js'
 import { channels } from '../engine/keys.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 import type { Client } from '../realtime/client.js'
 import { eventFrame } from '../realtime/protocol.js'
 import { RecentKeys } from '../realtime/recent-keys.js'
@@ -47,7 +47,7 @@ export interface JobEventHandlers {
 export class JobEvents {
   private readonly watchers = new Map<string, Set<Client>>()
   private readonly byClient = new Map<Client, Set<string>>()
-  private failing = false
+  private readonly outage: OutageLog
   private closed = false
   /** Jobs seen ending recently. */
   private readonly ended = new RecentKeys(10_000, 600_000)
@@ -57,7 +57,9 @@ export class JobEvents {
     private readonly log: Logger,
     private readonly backend: () => { bps: number; at: number } | null,
     private readonly handlers: JobEventHandlers,
-  ) {}
+  ) {
+    this.outage = new OutageLog(log, 'job events not published (bus unavailable); progress is still stored', 'job events flowing again')
+  }
 
   start(): Promise<void> {
     return this.engine.bus.subscribe(channels.jobs, this.receive)
@@ -120,14 +122,8 @@ export class JobEvents {
 
   private publish(message: Message): void {
     this.engine.bus.publish(channels.jobs, JSON.stringify(message)).then(
-      () => {
-        if (this.failing) this.log.info('job events flowing again')
-        this.failing = false
-      },
-      (err: unknown) => {
-        if (!this.failing) this.log.warn({ err: (err as Error).message }, 'job events not published (bus unavailable); progress is still stored')
-        this.failing = true
-      },
+      () => this.outage.ok(),
+      (err: unknown) => this.outage.fail(err),
     )
   }
 

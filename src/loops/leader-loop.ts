@@ -8,7 +8,7 @@
  * never thrown.
  */
 import type { LeaseStore } from '../engine/types.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 
 export interface LeaderLoopOptions {
   /** Lease name, also the `loop` field of log lines. */
@@ -31,12 +31,14 @@ export class LeaderLoop {
   private started = false
   private running: Promise<void> | undefined
   private closed = false
-  private failing = false
+  private readonly outage: OutageLog
   private leading = false
   /** The run in progress: close() aborts it. */
   private work: AbortController | undefined
 
-  constructor(private readonly o: LeaderLoopOptions) {}
+  constructor(private readonly o: LeaderLoopOptions) {
+    this.outage = new OutageLog(o.log, 'background loop failed; retrying', 'background loop recovered', { loop: o.name })
+  }
 
   /** Runs the first tick now (a caller's tick() joins it), then one every interval. */
   start(): void {
@@ -104,11 +106,9 @@ export class LeaderLoop {
         }
         if (lost.signal.aborted) this.leading = false
       }
-      if (this.failing) o.log.info({ loop: o.name }, 'background loop recovered')
-      this.failing = false
+      this.outage.ok()
     } catch (err) {
-      if (!this.failing) o.log.warn({ loop: o.name, err: (err as Error).message }, 'background loop failed; retrying')
-      this.failing = true
+      this.outage.fail(err)
     }
   }
 }

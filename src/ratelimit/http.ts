@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest, onRequestHookHandler } from 'fastify'
 import { rateLimited } from '../errors.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 import type { CounterChild } from '../metrics/registry.js'
 import type { RateLimitStore, Verdict } from './store.js'
 import type { RateRule } from './token-bucket.js'
@@ -26,19 +26,17 @@ export interface IpLimitOptions {
 type Done = (err?: Error) => void
 
 export function ipRateLimit(o: IpLimitOptions): onRequestHookHandler {
-  let failing = false
+  const outage = new OutageLog(o.log, 'rate limit store unavailable; letting requests through', 'rate limit store answering again', {
+    limiter: o.limiter,
+  })
   const judge = (verdict: Verdict, done: Done) => {
-    if (failing) o.log.info({ limiter: o.limiter }, 'rate limit store answering again')
-    failing = false
+    outage.ok()
     if (verdict.allowed) return done()
     o.rejected.inc()
     done(rateLimited(verdict.retryAfterMs, o.message))
   }
   const failOpen = (err: unknown, done: Done) => {
-    if (!failing) {
-      o.log.warn({ err: (err as Error).message, limiter: o.limiter }, 'rate limit store unavailable; letting requests through')
-    }
-    failing = true
+    outage.fail(err)
     done()
   }
   return (request, _reply, done) => {

@@ -11,7 +11,7 @@
  * possible; if not, they get a `room.moved` event.
  */
 import { RoomgateError } from '../errors.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 import type { Client } from '../realtime/client.js'
 import type { Hub } from '../realtime/hub.js'
 import { eventFrame } from '../realtime/protocol.js'
@@ -51,9 +51,10 @@ export class Presence {
   /** client → the tail of its queue of presence operations, and how many wait in it */
   private readonly queues = new Map<Client, { tail: Promise<unknown>; pending: number }>()
   private timer: NodeJS.Timeout | undefined
-  private failing = false
+  private readonly outage: OutageLog
 
   constructor(private readonly o: PresenceOptions) {
+    this.outage = new OutageLog(o.log, 'presence heartbeat failed; entries may expire', 'presence heartbeat recovered')
     o.hub.onRemove((client) => void this.dropAll(client))
   }
 
@@ -189,11 +190,9 @@ export class Presence {
     try {
       const orphans = (await this.o.store.touch([...this.entries.values()], this.o.ttlMs)) as Entry[]
       for (const e of orphans) await this.replace(e)
-      if (this.failing) this.o.log.info('presence heartbeat recovered')
-      this.failing = false
+      this.outage.ok()
     } catch (err) {
-      if (!this.failing) this.o.log.warn({ err: (err as Error).message }, 'presence heartbeat failed; entries may expire')
-      this.failing = true
+      this.outage.fail(err)
     }
   }
 
