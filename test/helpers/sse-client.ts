@@ -1,5 +1,6 @@
 /** A real SSE client for tests: a raw HTTP GET whose body is parsed into events as they arrive. */
 import { request, type IncomingMessage } from 'node:http'
+import { SseParser } from '../../src/cli/sse.js'
 
 export interface SseEvent {
   event: string
@@ -11,7 +12,7 @@ export interface SseEvent {
 export class SseClient {
   readonly events: SseEvent[] = []
   private waiters: Array<{ match: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }> = []
-  private buffer = ''
+  private readonly parser = new SseParser()
   readonly closed: Promise<void>
 
   private constructor(
@@ -56,19 +57,8 @@ export class SseClient {
   }
 
   private feed(chunk: string): void {
-    this.buffer += chunk
-    for (let end = this.buffer.indexOf('\n\n'); end >= 0; end = this.buffer.indexOf('\n\n')) {
-      const block = this.buffer.slice(0, end)
-      this.buffer = this.buffer.slice(end + 2)
-      let event = 'message'
-      let id: string | undefined
-      const data: string[] = []
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7)
-        else if (line.startsWith('id: ')) id = line.slice(4)
-        else if (line.startsWith('data: ')) data.push(line.slice(6))
-      }
-      const e: SseEvent = { event, id, data: data.length ? JSON.parse(data.join('\n')) : undefined }
+    for (const raw of this.parser.feed(chunk)) {
+      const e: SseEvent = { event: raw.event, id: raw.id, data: raw.data ? JSON.parse(raw.data) : undefined }
       const w = this.waiters.find((x) => x.match(e))
       if (w) {
         this.waiters = this.waiters.filter((x) => x !== w)
