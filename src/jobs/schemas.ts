@@ -69,8 +69,7 @@ export const jobSchemas = <B, Q>(body: B, query: Q) => ({
     body,
     response: {
       201: Created,
-      ...errors('bad_request', 'not_found', 'payload_too_large', 'unsupported_media_type', ...guarded),
-      503: { $ref: 'Error#', description: '`not_configured`, `queue_full`, `storage_unavailable`, `engine_unavailable`' },
+      ...errors('bad_request', 'not_found', 'payload_too_large', 'unsupported_media_type', 'not_configured', 'queue_full', 'storage_unavailable', ...guarded),
     },
   },
   list: {
