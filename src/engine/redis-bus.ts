@@ -1,10 +1,6 @@
 import type { Redis } from 'ioredis'
-import { RoomgateError } from '../errors.js'
 import { settleWithin } from './redis-connection.js'
 import type { Bus, MessageHandler } from './types.js'
-
-const AMBIGUOUS =
-  'Redis did not confirm in time: the message may still be delivered when Redis recovers'
 
 /** Pub/sub over Redis, publishing and subscribing on separate connections. */
 export class RedisBus implements Bus {
@@ -30,15 +26,9 @@ export class RedisBus implements Bus {
     })
   }
 
-  async publish(channel: string, message: string): Promise<number> {
-    try {
-      return await this.pub.publish(channel, message)
-    } catch (err) {
-      // A PUBLISH that timed out was written and may still run when Redis wakes;
-      // one refused while disconnected was never sent.
-      const message = (err as Error).message === 'Command timed out' ? AMBIGUOUS : undefined
-      throw new RoomgateError('engine_unavailable', message, { cause: err })
-    }
+  /** `pub` is the guarded connection: a failure rejects with engine_unavailable. */
+  publish(channel: string, message: string): Promise<number> {
+    return this.pub.publish(channel, message)
   }
 
   async subscribe(channel: string, handler: MessageHandler): Promise<void> {

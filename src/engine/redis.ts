@@ -8,7 +8,7 @@ import { RedisExclusiveStore } from '../rooms/exclusive-redis.js'
 import { RedisSharedStore } from '../rooms/shared-redis.js'
 import { RedisLeases } from './leases.js'
 import { RedisBus } from './redis-bus.js'
-import { failFast } from './fail-fast.js'
+import { guardRedis } from './redis-guard.js'
 import { newInstanceId } from './instance-id.js'
 import { commandConnection, release, settleWithin, subscriberConnection, waitReady } from './redis-connection.js'
 import type { Engine, EngineState } from './types.js'
@@ -75,7 +75,9 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
   update()
   if (!cmdReady || !subReady) elog.warn('redis not reachable at start; starting anyway and retrying')
 
-  const bus = new RedisBus(cmd, sub, settings.commandTimeoutMs, (err, channel) =>
+  // Every store, lease and publish goes through the guarded connection: one failure policy for all.
+  const redis = guardRedis(cmd)
+  const bus = new RedisBus(redis, sub, settings.commandTimeoutMs, (err, channel) =>
     elog.error({ err, channel }, 'bus handler failed'),
   )
   let closed: Promise<void> | undefined
@@ -83,11 +85,11 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     kind: 'redis',
     instanceId,
     bus,
-    rateLimits: new RedisRateLimitStore(cmd),
-    leases: new RedisLeases(cmd, instanceId),
-    rooms: { exclusive: failFast(new RedisExclusiveStore(cmd)), shared: failFast(new RedisSharedStore(cmd)) },
-    jobs: failFast(new RedisJobStore(cmd)),
-    statusCache: failFast(new RedisStatusCache(cmd)),
+    rateLimits: new RedisRateLimitStore(redis),
+    leases: new RedisLeases(redis, instanceId),
+    rooms: { exclusive: new RedisExclusiveStore(redis), shared: new RedisSharedStore(redis) },
+    jobs: new RedisJobStore(redis),
+    statusCache: new RedisStatusCache(redis),
     state: () => state,
     close: () => {
       closing = true
