@@ -2,7 +2,8 @@
  * Liveness and readiness. `/healthz` answers 200 while the process serves
  * (restarting it would not bring Redis back); `/readyz` answers 503 while the
  * engine is unavailable or the instance is draining, so a load balancer can
- * stop sending it traffic.
+ * stop sending it traffic. `/metrics` is on the client port unless an admin
+ * listener (`admin.port`) takes it; the admin listener serves all three.
  */
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
@@ -21,7 +22,15 @@ const PROMETHEUS = { description: 'Prometheus text format 0.0.4', content: { 'te
 
 export { PROMETHEUS }
 
-export function registerProbes(app: FastifyInstance, engine: Engine, registry: Registry, isClosing: () => boolean): void {
+export interface ProbeDeps {
+  engine: Engine
+  registry: Registry
+  isClosing: () => boolean
+  /** Serve `/metrics` here (false on the client port when an admin listener has it). */
+  metrics: boolean
+}
+
+export function registerProbes(app: FastifyInstance, { engine, registry, isClosing, metrics }: ProbeDeps): void {
   app.get('/healthz', { schema: { tags: ['probes'], summary: 'Liveness: 200 while the process serves', response: { 200: Health } } }, async () => ({
     status: 'ok',
     instance: engine.instanceId,
@@ -40,6 +49,7 @@ export function registerProbes(app: FastifyInstance, engine: Engine, registry: R
     return { status: 'ready' }
   })
 
+  if (!metrics) return
   app.get('/metrics', { schema: { tags: ['probes'], summary: 'Prometheus metrics', response: { 200: PROMETHEUS } } }, async (_request, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8')
     return registry.render()

@@ -21,6 +21,8 @@ export interface Roomgate {
   readonly server: Server
   /** `http://host:port` the instance listens on (the real port when the config says 0). */
   readonly url: string
+  /** The admin listener's `http://host:port`, when `admin.port` is set. */
+  readonly adminUrl: string | undefined
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>
 }
@@ -38,21 +40,22 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
   try {
     server = await buildServer(config, engine, log, options.env)
     await server.app.listen({ port: config.port, host: config.host })
+    await server.admin?.listen({ port: config.admin.port, host: config.admin.host })
     await server.start()
   } catch (err) {
+    await server?.admin?.close().catch(() => undefined)
     await server?.app.close().catch(() => undefined)
     await engine.close()
     throw err
   }
   const { app } = server
-  const address = app.server.address()
-  const port = typeof address === 'object' && address ? address.port : config.port
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const url = listenUrl(app, config.host, config.port)
+  const adminUrl = server.admin && listenUrl(server.admin, config.admin.host, config.admin.port ?? 0)
 
   log.info(
     {
       url,
+      admin: adminUrl,
       instance: engine.instanceId,
       engine: engine.kind,
       redis: config.redisUrl ? safeUrl(config.redisUrl) : undefined,
@@ -82,6 +85,8 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
       } finally {
         clearTimeout(timer)
         clearInterval(idle)
+        // Last, so metrics and probes answer while the instance drains.
+        await server.admin?.close()
         await engine.close()
       }
       log.info('roomgate stopped')
@@ -89,5 +94,13 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
     return closed
   }
 
-  return { config, engine, app, server, url, close }
+  return { config, engine, app, server, url, adminUrl, close }
+}
+
+/** `http://host:port` of a listening app, with a reachable host for a wildcard address. */
+function listenUrl(app: FastifyInstance, configured: string, port: number): string {
+  const address = app.server.address()
+  const real = typeof address === 'object' && address ? address.port : port
+  const host = configured === '0.0.0.0' || configured === '::' ? '127.0.0.1' : configured
+  return `http://${host.includes(':') ? `[${host}]` : host}:${real}`
 }

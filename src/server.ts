@@ -8,11 +8,13 @@ import type { Config } from './config/schema.js'
 import type { Engine } from './engine/types.js'
 import { RoomgateError } from './errors.js'
 import { frameworkError, installErrorHandling } from './http-errors.js'
+import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
 import { registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
+import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
 import { ipRateLimit } from './ratelimit/http.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
@@ -28,6 +30,8 @@ import { VERSION } from './version.js'
 
 export interface Server {
   app: FastifyInstance
+  /** The admin listener's app, when `admin.port` is set (listened on by roomgate.ts). */
+  admin: FastifyInstance | undefined
   realtime: Realtime
   rooms: Rooms
   jobs: Jobs
@@ -35,6 +39,7 @@ export interface Server {
   status: Status
   upstreams: Upstreams
   registry: Registry
+  frontDoor: FrontDoor
   /** Marks the instance as draining: readiness fails and new requests get 503. */
   beginClose(): void
   /** Starts background loops; call after listen. */
@@ -46,6 +51,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const isClosing = () => closing
 
   const app = Fastify({
+    ...serverOptions(config.http),
     loggerInstance: log as FastifyBaseLogger,
     // Per-request lines would cost more than the proxying at load; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
@@ -62,6 +68,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frameworkErrors: frameworkError,
   })
   installErrorHandling(app)
+  // First, so its checks run before any route's and it sees every route as it is added.
+  const frontDoor = new FrontDoor({ http: config.http, log })
+  frontDoor.install(app)
   registerSchemas(app)
   if (config.docs.enabled) await registerOpenApi(app, VERSION)
   app.addHook('onRequest', (_request, reply, done) => {
@@ -87,7 +96,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const failures = new FailureLog(log)
   const upstreams = new Upstreams(config.services, config.httpTimeoutSeconds * 1000)
 
-  registerProbes(app, engine, registry, isClosing)
+  const probes = { engine, registry, isClosing }
+  registerProbes(app, { ...probes, metrics: config.admin.port === undefined })
+  const admin = config.admin.port === undefined ? undefined : buildAdmin(probes, log)
 
   // One per-IP bucket for everything a client asks over HTTP: proxied calls and WebSocket upgrades.
   const ipLimit = ipRateLimit({
@@ -143,6 +154,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     upstreamLatency,
     failures,
     rateLimit: ipLimit,
+    frontDoor,
   })
 
   // After the server has stopped and drained: loops, then pools. The loops are
@@ -155,6 +167,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
 
   return {
     app,
+    admin,
     realtime,
     rooms,
     jobs,
@@ -162,6 +175,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     status,
     upstreams,
     registry,
+    frontDoor,
     beginClose: () => {
       closing = true
     },

@@ -66,6 +66,10 @@ export function checkConfig(config: Config): string[] {
     }
   })
 
+  if (config.admin.port !== undefined && config.admin.port !== 0 && config.admin.port === config.port) {
+    problems.push(`admin.port ${config.admin.port} must differ from port: the admin listener is a second server`)
+  }
+
   problems.push(...checkRooms(config))
   problems.push(...checkHealthConfig(config))
   return problems

@@ -19,6 +19,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'REDIS_URL', key: 'redisUrl', kind: 'string' },
   { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
   { name: 'TRUST_PROXY', key: 'trustProxy', kind: 'list' },
+  { name: 'ADMIN_PORT', key: 'admin.port', kind: 'integer' },
   { name: 'LOBBY_URL', key: 'services.lobby.url', kind: 'string' },
   { name: 'MEASUREMENT_URL', key: 'services.measurement.url', kind: 'string' },
   { name: 'SIMULATION_URL', key: 'services.simulation.url', kind: 'string' },

@@ -8,6 +8,7 @@ import { HealthSchema } from './health-schema.js'
 import { JobsSchema } from './jobs-schema.js'
 import { StatusSchema } from './status-schema.js'
 import { AssetsSchema, RoomsSchema } from './rooms-schema.js'
+import { AdminSchema, FailedAuthSchema, HttpSchema } from './http-schema.js'
 
 export const DEFAULT_PORT = 8080
 export const DEFAULT_HOST = '0.0.0.0'
@@ -117,6 +118,7 @@ export const ConfigSchema = Type.Object(
         bearerTokens: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
         apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
         internalToken: Type.String({ default: '', description: 'Empty: /internal/broadcast refuses every call.' }),
+        failedAttempts: FailedAuthSchema,
       },
       section,
     ),
@@ -128,6 +130,8 @@ export const ConfigSchema = Type.Object(
       },
       section,
     ),
+    http: HttpSchema,
+    admin: AdminSchema,
     maxMessageBytes: Type.Integer({ minimum: 64, default: DEFAULT_MAX_MESSAGE_BYTES }),
     httpTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: DEFAULT_HTTP_TIMEOUT_SECONDS }),
     events: Type.Object({ routes: Type.Array(EventRoute, { default: SEED_EVENT_ROUTES }) }, section),

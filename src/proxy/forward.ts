@@ -116,16 +116,24 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.fail(upstreamFailure(this.upstream.name, err))
   }
 
-  private fail(error: RoomgateError): void {
+  /** The client's fault (its upload went silent): answered, and the upstream call aborted. */
+  abort(error: RoomgateError): void {
+    if (this.finished) return
+    this.fail(error, false)
+    this.controller?.abort(error)
+  }
+
+  /** `upstream`: the service is to blame, and `done` hears of it. */
+  private fail(error: RoomgateError, upstream = true): void {
     if (this.finished) return
     // Once the status line is out, all a proxy can do is cut the response short.
     if (this.res.headersSent) {
       this.res.destroy()
-      this.finish(this.status, error)
+      this.finish(this.status, upstream ? error : undefined)
       return
     }
     writeError(this.res, error, { close: bodyUnread(this.req) })
-    this.finish(error.status, error)
+    this.finish(error.status, upstream ? error : undefined)
   }
 
   private finish(status: number, error?: RoomgateError): void {
@@ -145,6 +153,6 @@ export function forward(
   headers: string[],
   timeoutMs: number,
   done: ForwardDone,
-): void {
-  new ProxyHandler(req, res, upstream, path, headers, timeoutMs, done)
+): { abort(error: RoomgateError): void } {
+  return new ProxyHandler(req, res, upstream, path, headers, timeoutMs, done)
 }

@@ -8,11 +8,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequ
 import { credentialGuard } from '../auth/credentials.js'
 import type { Config } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
+import { bodyTimeout, type FrontDoor } from '../http/front-door.js'
 import type { Counter, Histogram } from '../metrics/registry.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { forward } from './forward.js'
 import { requestHeaders, targetProblem } from './headers.js'
+import { hasBody } from '../http-body.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
@@ -23,6 +25,8 @@ export interface ProxyDeps {
   requests: Counter
   upstreamLatency: Histogram
   failures: FailureLog
+  /** Uploads are streamed here, so this route reacts to their idle timeout itself. */
+  frontDoor: FrontDoor
 }
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
@@ -40,6 +44,7 @@ const checkTarget: onRequestHookHandler = (request, _reply, done) => {
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
   const { config } = deps
   const timeoutMs = config.httpTimeoutSeconds * 1000
+  const bodyIdleMs = config.http.bodyIdleTimeoutMs
   await app.register(async (scope) => {
     // Bodies stay unread: forward() streams them to the upstream as they arrive,
     // so an upload of any size never sits in memory and no body limit applies.
@@ -60,11 +65,12 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           proto: request.protocol,
           host: request.host,
         })
-        forward(req, reply.raw, upstream, req.url!, headers, timeoutMs, (status, seconds, error) => {
+        const call = forward(req, reply.raw, upstream, req.url!, headers, timeoutMs, (status, seconds, error) => {
           deps.requests.child(route.service, String(status)).inc()
           if (status > 0) latency.observe(seconds)
           if (error) deps.failures.report(route.service, 'proxy', error)
         })
+        if (hasBody(req)) deps.frontDoor.watch(request, reply, () => call.abort(bodyTimeout(bodyIdleMs)))
       }
 
       const prefix = route.prefix.replace(/\/+$/, '')
@@ -79,7 +85,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         },
       }
       for (const url of [prefix, `${prefix}/*`]) {
-        scope.route({ method: METHODS, url, handler, onRequest, schema, exposeHeadRoute: false })
+        scope.route({ method: METHODS, url, handler, onRequest, schema, exposeHeadRoute: false, config: { ownBodyTimeout: true } })
       }
     }
   })

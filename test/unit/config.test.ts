@@ -28,6 +28,12 @@ describe('config defaults', () => {
     expect(config.services.lobby!.connections).toBe(128)
   })
 
+  it('has the front door limits of issue 11, and no admin listener', () => {
+    expect(config.http).toEqual({ headersTimeoutMs: 20_000, bodyIdleTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxUploadsPerIp: 32 })
+    expect(config.auth.failedAttempts).toEqual({ perMinute: 10, burst: 20 })
+    expect(config.admin).toEqual({ host: '127.0.0.1' })
+  })
+
   it("holds seed 001's routing table and proxy routes", () => {
     expect(config.events.routes.map((r) => r.service)).toEqual(['lobby', 'lobby', 'measurement', 'simulation'])
     expect(config.proxy.routes.map((r) => [r.prefix, r.service, r.auth])).toEqual([
@@ -242,6 +248,10 @@ describe('config errors name the key', () => {
       error: /proxy\.routes\[0\]\.auth is "bearer" but auth\.bearerTokens is empty/,
     },
     { desc: 'wrong type in an array', tree: { auth: { bearerTokens: [1] } }, error: /auth\.bearerTokens\[0\] must be string/ },
+    { desc: 'admin listener on the client port', env: { ADMIN_PORT: '8080' }, error: /admin\.port 8080 must differ from port/ },
+    { desc: 'header timeout too small', tree: { http: { headersTimeoutMs: 5 } }, error: /http\.headersTimeoutMs must be >= 100/ },
+    { desc: 'no uploads allowed', tree: { http: { maxUploadsPerIp: 0 } }, error: /http\.maxUploadsPerIp must be >= 1/ },
+    { desc: 'failed-auth budget of zero', tree: { auth: { failedAttempts: { perMinute: 0 } } }, error: /auth\.failedAttempts\.perMinute must be > 0/ },
   ]
   for (const c of cases) {
     it(c.desc, () => {

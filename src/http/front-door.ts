@@ -1,0 +1,148 @@
+/**
+ * Checks every HTTP request passes before any route sees it (issue 11):
+ * one Host header (RFC 9112 §3.2), WebSocket upgrades only on WebSocket
+ * routes, and request bodies that keep arriving and of which one client IP
+ * sends a bounded number at once. The server's own timeouts (request head,
+ * keep-alive) are set in `serverOptions`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { IncomingMessage, ServerOptions } from 'node:http'
+import type { HttpConfig } from '../config/http-schema.js'
+import { RoomgateError } from '../errors.js'
+import { hasBody } from '../http-body.js'
+import { writeError } from '../http-errors.js'
+import type { Logger } from '../log.js'
+import { PerIpCounts } from '../ratelimit/caps.js'
+import { watchBody } from './body-watch.js'
+
+/** Node checks head timeouts on an interval; its default (30 s) would let a 20 s timeout run to 50 s. */
+export function headersCheckIntervalMs(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4)))
+}
+
+/** Fastify's server options for these limits. */
+export function serverOptions(http: HttpConfig): { http: ServerOptions; keepAliveTimeout: number; requestTimeout: number } {
+  return {
+    http: {
+      headersTimeout: http.headersTimeoutMs,
+      connectionsCheckingInterval: headersCheckIntervalMs(http.headersTimeoutMs),
+      // No deadline on a whole request: an upload of many GB may take hours.
+      // A body is held to its idle timeout instead (watchBody).
+      requestTimeout: 0,
+    },
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    requestTimeout: 0,
+  }
+}
+
+export interface FrontDoorOptions {
+  http: HttpConfig
+  log: Logger
+}
+
+export class FrontDoor {
+  private readonly uploads = new PerIpCounts()
+  /** Routes registered with a WebSocket handler, the only ones an upgrade may reach. */
+  private readonly websocketRoutes = new Set<string>()
+
+  constructor(private readonly o: FrontDoorOptions) {}
+
+  /** Bodies being received from `ip` right now. */
+  uploadsFrom(ip: string): number {
+    return this.uploads.of(ip)
+  }
+
+  install(app: FastifyInstance): void {
+    app.addHook('onRoute', (route) => {
+      if (route.wsHandler || route.websocket) this.websocketRoutes.add(route.url)
+    })
+    app.addHook('onRequest', this.check)
+  }
+
+  /** For a route that streams its body itself (the proxy): it reacts to the idle timeout, the cap stays here. */
+  watch(request: FastifyRequest, reply: FastifyReply, onIdle: () => void): void {
+    watchBody(request.raw, reply.raw, this.o.http.bodyIdleTimeoutMs, onIdle)
+  }
+
+  private readonly check: onRequestHookHandler = (request, reply, done) => {
+    const req = request.raw
+    const refused = this.refusal(request)
+    if (refused) {
+      // An upgrade's socket is no longer Node's to close after the answer.
+      if (isUpgrade(req)) reply.raw.once('finish', () => req.socket.destroySoon())
+      return done(refused)
+    }
+    if (!hasBody(req)) return done()
+    const ip = request.ip
+    if (this.uploads.of(ip) >= this.o.http.maxUploadsPerIp) {
+      return done(
+        new RoomgateError('rate_limited', `At most ${this.o.http.maxUploadsPerIp} request bodies at once per client`, {
+          headers: { 'retry-after': '1' },
+        }),
+      )
+    }
+    this.uploads.add(ip)
+    let counted = true
+    const release = () => {
+      if (counted) this.uploads.remove(ip)
+      counted = false
+    }
+    req.once('end', release)
+    req.once('close', release)
+    if (request.routeOptions.config.ownBodyTimeout !== true) this.watch(request, reply, () => this.timedOut(request, reply))
+    done()
+  }
+
+  private refusal(request: FastifyRequest): RoomgateError | undefined {
+    const req = request.raw
+    if (hostHeaders(req.rawHeaders) > 1) return closing('A request must have exactly one Host header')
+    // Node hands an Upgrade request over as a raw socket: it must reach a WebSocket route or be refused before any 101.
+    if (isUpgrade(req) && !request.is404 && !this.websocketRoutes.has(request.routeOptions.url ?? '')) {
+      return closing(`WebSocket upgrades are accepted on ${[...this.websocketRoutes].join(', ') || 'no route'} only`)
+    }
+    return undefined
+  }
+
+  private timedOut(request: FastifyRequest, reply: FastifyReply): void {
+    const ms = this.o.http.bodyIdleTimeoutMs
+    this.o.log.info({ ip: request.ip, method: request.method, url: request.url.slice(0, 200) }, `request body silent for ${ms} ms: answered 408`)
+    const err = bodyTimeout(ms)
+    // Fastify's body parser is reading: failing the body makes it answer
+    // through the one error handler. Nobody reading: answer here.
+    if (request.raw.listenerCount('error') > 0) request.raw.emit('error', err)
+    else writeError(reply.raw, err, { close: true })
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route streams its body itself and reacts to its idle timeout (see FrontDoor.watch). */
+    ownBodyTimeout?: boolean
+  }
+}
+
+/** The 408 of a body that went silent for `ms`. */
+export function bodyTimeout(ms: number): RoomgateError {
+  return new RoomgateError('request_timeout', `The request body stopped arriving: nothing received for ${ms} ms`, {
+    headers: { connection: 'close' },
+  })
+}
+
+/** Refused before the body or the upgrade: the connection is closed after the answer. */
+function closing(message: string): RoomgateError {
+  return new RoomgateError('bad_request', message, { headers: { connection: 'close' } })
+}
+
+/** Set by Node's parser (Connection: upgrade with an Upgrade header); such a request arrives as a raw socket. */
+function isUpgrade(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { upgrade?: boolean }).upgrade === true
+}
+
+function hostHeaders(raw: string[]): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
+  return n
+}
