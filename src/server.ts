@@ -25,6 +25,7 @@ import { JOBS_RATE_LIMITED, registerJobs, type Jobs } from './jobs/index.js'
 import { registerStatus, type Status } from './status/index.js'
 import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
+import { FailureBudget } from './auth/failures.js'
 import { Upstreams } from './upstream/pools.js'
 import { VERSION } from './version.js'
 
@@ -94,6 +95,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     'status',
   ])
   const failures = new FailureLog(log)
+  const failedAuth = new FailureBudget({ store: engine.rateLimits, ...config.auth.failedAttempts, rejected: rateLimited.child('auth'), log })
   const upstreams = new Upstreams(config.services, config.httpTimeoutSeconds * 1000)
 
   const probes = { engine, registry, isClosing }
@@ -119,9 +121,10 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     failures,
     log,
     ipRateLimit: ipLimit,
+    failedAuth,
   })
 
-  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit })
+  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth })
   if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
 
   const lucid = new Lucid(config.jobs.backendWsUrl, log.child({ capability: 'backend-stats' }))
@@ -140,12 +143,13 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
       log,
       message: JOBS_RATE_LIMITED,
     }),
+    failedAuth,
     rateLimited,
     backend: () => lucid.backend(),
   })
   const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
-  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, log })
+  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
 
   await registerProxy(app, {
     config,
@@ -155,6 +159,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     failures,
     rateLimit: ipLimit,
     frontDoor,
+    failedAuth,
   })
 
   // After the server has stopped and drained: loops, then pools. The loops are

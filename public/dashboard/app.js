@@ -119,6 +119,8 @@ function onMessage(raw) {
   if (m.event !== 'dashboard.subscribe') return // the metrics feed, and anything else
   if (m.type === 'response') {
     authed = true
+    // The first snapshot follows the answer: quiet is counted from now, not from the epoch.
+    lastSnapshotAt = Date.now()
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(credential))
     showBoard()
     setConnection('live', 'live')

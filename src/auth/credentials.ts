@@ -1,29 +1,65 @@
+/**
+ * Credential checks for HTTP routes and /ws events, every one of them spending
+ * from the caller's failure budget (failures.ts) when the credential is wrong,
+ * and refused unchecked while that budget is spent.
+ */
 import type { onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
+import type { FailureBudget } from './failures.js'
 import { bearerToken, SecretSet } from './tokens.js'
 
 export type AuthKind = 'none' | 'bearer' | 'apiKey'
+
+type Done = (err?: Error) => void
+
+/**
+ * Runs `check` for a caller at `ip`: resolves when it passes; rejects with
+ * `refusal` when it fails, or with 429 when the IP's budget is (or just got) spent.
+ */
+export async function verify(budget: FailureBudget, ip: string, check: () => boolean, refusal: RoomgateError): Promise<void> {
+  const locked = budget.lockout(ip)
+  if (locked) throw locked
+  if (check()) return
+  throw await budget.failed(ip, refusal)
+}
+
+/** The hook form of `verify`: a callback hook, with no promise for a right credential. */
+export function guard(budget: FailureBudget, check: (headers: Record<string, string | string[] | undefined>) => boolean, refusal: () => RoomgateError): onRequestHookHandler {
+  return (request, _reply, done: Done) => {
+    const locked = budget.lockout(request.ip)
+    if (locked) return done(locked)
+    if (check(request.headers)) return done()
+    const answer = budget.failed(request.ip, refusal())
+    if (answer instanceof Promise) void answer.then(done)
+    else done(answer)
+  }
+}
 
 /** A hook that requires `Authorization: Bearer <token>` or `X-API-Key: <key>`; undefined for `none`. */
 export function credentialGuard(
   kind: AuthKind,
   secrets: { bearerTokens: readonly string[]; apiKeys: readonly string[] },
+  budget: FailureBudget,
 ): onRequestHookHandler | undefined {
-  // Callback hooks: the check is synchronous, so no promise per request.
   if (kind === 'bearer') {
     const tokens = new SecretSet(secrets.bearerTokens)
-    return (request, _reply, done) => {
-      if (tokens.has(bearerToken(request.headers.authorization))) return done()
-      done(new RoomgateError('unauthorized', 'Missing or invalid bearer token'))
-    }
+    return guard(
+      budget,
+      (headers) => tokens.has(bearerToken(single(headers.authorization))),
+      () => new RoomgateError('unauthorized', 'Missing or invalid bearer token'),
+    )
   }
   if (kind === 'apiKey') {
     const keys = new SecretSet(secrets.apiKeys)
-    return (request, _reply, done) => {
-      const key = request.headers['x-api-key']
-      if (keys.has(typeof key === 'string' ? key : undefined)) return done()
-      done(new RoomgateError('unauthorized', 'Invalid or missing API key'))
-    }
+    return guard(
+      budget,
+      (headers) => keys.has(single(headers['x-api-key'])),
+      () => new RoomgateError('unauthorized', 'Invalid or missing API key'),
+    )
   }
   return undefined
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined
 }

@@ -1,5 +1,7 @@
-import type { onRequestAsyncHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
+import type { FailureBudget } from './failures.js'
+import { guard } from './credentials.js'
 import { safeEqual } from './tokens.js'
 
 /**
@@ -7,17 +9,17 @@ import { safeEqual } from './tokens.js'
  * With no token configured, every call is refused: an internal API must never
  * be open by default.
  */
-export function internalTokenGuard(token: string): onRequestAsyncHookHandler {
-  return async (request) => {
-    if (token === '') {
-      throw new RoomgateError(
-        'forbidden',
-        'The internal API is disabled: set INTERNAL_AUTH_TOKEN (auth.internalToken) to enable it',
-      )
-    }
-    const presented = request.headers['x-internal-token']
-    if (typeof presented !== 'string' || !safeEqual(presented, token)) {
-      throw new RoomgateError('unauthorized', 'Missing or invalid X-Internal-Token')
-    }
+export function internalTokenGuard(token: string, budget: FailureBudget): onRequestHookHandler {
+  if (token === '') {
+    return (_request, _reply, done) =>
+      done(new RoomgateError('forbidden', 'The internal API is disabled: set INTERNAL_AUTH_TOKEN (auth.internalToken) to enable it'))
   }
+  return guard(
+    budget,
+    (headers) => {
+      const presented = headers['x-internal-token']
+      return typeof presented === 'string' && safeEqual(presented, token)
+    },
+    () => new RoomgateError('unauthorized', 'Missing or invalid X-Internal-Token'),
+  )
 }

@@ -14,6 +14,7 @@
  * that finds the previous build still running (a slow Redis) is skipped.
  */
 import type { FastifyInstance } from 'fastify'
+import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
 import type { HealthMonitor } from '../health/monitor.js'
@@ -41,6 +42,8 @@ export interface DashboardDeps {
   status: Status
   /** `roomgate_rate_limited_total`, by scope. */
   rateLimited: Counter
+  /** The client IPs' budget of wrong credentials. */
+  failedAuth: FailureBudget
   log: Logger
 }
 
@@ -117,6 +120,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
     local: realtime.local,
     bearerTokens: config.auth.bearerTokens,
     apiKeys: config.auth.apiKeys,
+    failedAuth: deps.failedAuth,
     subscribed: sendFirst,
   })
 

@@ -3,35 +3,31 @@
  * A connection sends `dashboard.subscribe` with `{"token": …}` (one of
  * `auth.bearerTokens`) or `{"api_key": …}` (one of `auth.apiKeys`), checked
  * in constant time. Until then it gets nothing of the dashboard. A wrong
- * credential is an `unauthorized` error (and ends any earlier subscription);
- * after MAX_FAILED_LOGINS of them the connection is closed, so a socket cannot
- * be used to guess at leisure (each message also takes a token from the
- * connection's rate limit, and each new connection one from the IP's).
+ * credential is an `unauthorized` error (and ends any earlier subscription)
+ * and spends from the client IP's failure budget, shared with every other
+ * credential check; once it is spent the connection is closed.
  */
+import type { FailureBudget } from '../auth/failures.js'
 import { SecretSet } from '../auth/tokens.js'
 import { RoomgateError } from '../errors.js'
 import type { Client } from '../realtime/client.js'
+import { verifyClient } from '../realtime/credentials.js'
 import type { Hub } from '../realtime/hub.js'
 import type { LocalEvents } from '../realtime/local-events.js'
 import { textFrame } from '../realtime/wire.js'
-
-/** Wrong credentials one connection may send before it is closed. */
-export const MAX_FAILED_LOGINS = 5
-/** WebSocket close code "policy violation". */
-export const CLOSE_POLICY_VIOLATION = 1008
 
 export interface WatcherOptions {
   hub: Hub
   local: LocalEvents
   bearerTokens: readonly string[]
   apiKeys: readonly string[]
+  failedAuth: FailureBudget
   /** A connection was let in: send it the current snapshot. */
   subscribed: (client: Client) => void
 }
 
 export class Watchers {
   private readonly watchers = new Set<Client>()
-  private readonly failures = new WeakMap<Client, number>()
   private readonly tokens: SecretSet
   private readonly keys: SecretSet
 
@@ -69,30 +65,22 @@ export class Watchers {
     this.watchers.clear()
   }
 
-  private subscribe(client: Client, data: unknown): { subscribed: true } {
+  private async subscribe(client: Client, data: unknown): Promise<{ subscribed: true }> {
     if (this.tokens.size === 0 && this.keys.size === 0) {
       throw new RoomgateError('not_configured', 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config')
-    }
-    // Messages that arrived in the same burst as the last allowed failure are
-    // refused unchecked: the connection closes, and it guesses no more.
-    if ((this.failures.get(client) ?? 0) >= MAX_FAILED_LOGINS) {
-      throw new RoomgateError('unauthorized', 'Too many failed dashboard logins on this connection')
     }
     const d = (typeof data === 'object' && data !== null ? data : {}) as { token?: unknown; api_key?: unknown }
     const token = typeof d.token === 'string' ? d.token : undefined
     const key = typeof d.api_key === 'string' ? d.api_key : undefined
     // Both are checked, whatever the first says: the time taken does not tell which set matched.
-    const byToken = this.tokens.has(token)
-    const byKey = this.keys.has(key)
-    if (!byToken && !byKey) {
+    const matches = () => Number(this.tokens.has(token)) + Number(this.keys.has(key)) > 0
+    try {
+      await verifyClient(this.o.failedAuth, client, matches, new RoomgateError('unauthorized', 'Wrong dashboard token or API key'))
+    } catch (err) {
       this.watchers.delete(client)
-      const failed = (this.failures.get(client) ?? 0) + 1
-      this.failures.set(client, failed)
-      // After the error reply below has been queued.
-      if (failed >= MAX_FAILED_LOGINS) setImmediate(() => client.socket.close(CLOSE_POLICY_VIOLATION, 'too many failed dashboard logins'))
-      throw new RoomgateError('unauthorized', 'Wrong dashboard token or API key')
+      throw err
     }
-    this.failures.delete(client)
+    if (!client.open) return { subscribed: true }
     const first = !this.watchers.has(client)
     this.watchers.add(client)
     if (first) {

@@ -7,6 +7,7 @@ import { hash } from 'node:crypto'
 import { realpath } from 'node:fs/promises'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
+import type { FailureBudget } from '../auth/failures.js'
 import { SecretSet } from '../auth/tokens.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -14,6 +15,7 @@ import { RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Counter, CounterChild, Registry } from '../metrics/registry.js'
 import { ipRateLimit } from '../ratelimit/http.js'
+import { verifyClient } from '../realtime/credentials.js'
 import type { Realtime } from '../realtime/index.js'
 import { Bandwidth } from './bandwidth.js'
 import { ALL_JOBS, JobEvents } from './events.js'
@@ -31,6 +33,8 @@ export interface JobsDeps {
   log: Logger
   /** The per-IP HTTP limit (before the key check, so key guessing is limited too). */
   ipRateLimit: onRequestHookHandler
+  /** The client IPs' budget of wrong credentials. */
+  failedAuth: FailureBudget
   rateLimited: Counter
   /** Throughput reported by the backend (BACKEND_WS_URL), when fresh. */
   backend: () => { bps: number; at: number } | null
@@ -88,7 +92,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     rate: (instance, bps, at) => rates.set(instance, { bps, at }),
   })
 
-  const keyGuard = credentialGuard('apiKey', config.auth)!
+  const keyGuard = credentialGuard('apiKey', config.auth, deps.failedAuth)!
   registerJobRoutes(app, {
     store: engine.jobs,
     root: jobs.root,
@@ -119,9 +123,8 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     'job.subscribe',
     async (client, message) => {
       const data = (message.data ?? {}) as { job_id?: unknown; api_key?: unknown }
-      if (!keys.has(typeof data.api_key === 'string' ? data.api_key : undefined)) {
-        throw new RoomgateError('unauthorized', 'Invalid or missing API key')
-      }
+      const key = typeof data.api_key === 'string' ? data.api_key : undefined
+      await verifyClient(deps.failedAuth, client, () => keys.has(key), new RoomgateError('unauthorized', 'Invalid or missing API key'))
       const id = data.job_id
       if (id === ALL_JOBS) {
         events.subscribe(client, ALL_JOBS)

@@ -6,6 +6,7 @@
 import { errors, SECURITY } from '../openapi/schemas.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
+import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
 import { bodyTimeout, type FrontDoor } from '../http/front-door.js'
@@ -27,6 +28,8 @@ export interface ProxyDeps {
   failures: FailureLog
   /** Uploads are streamed here, so this route reacts to their idle timeout itself. */
   frontDoor: FrontDoor
+  /** The client IPs' budget of wrong credentials. */
+  failedAuth: FailureBudget
 }
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
@@ -53,7 +56,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
 
     for (const route of config.proxy.routes) {
       const upstream = deps.upstreams.get(route.service)
-      const guard = credentialGuard(route.auth, config.auth)
+      const guard = credentialGuard(route.auth, config.auth, deps.failedAuth)
       const latency = deps.upstreamLatency.child(route.service, 'proxy')
       const onRequest = guard ? [deps.rateLimit, checkTarget, guard] : [deps.rateLimit, checkTarget]
 

@@ -1,7 +1,6 @@
 import Type from 'typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { internalTokenGuard } from '../auth/internal.js'
 import { RoomgateError } from '../errors.js'
 import type { Broadcaster } from './broadcast.js'
 import { MAX_EVENT_NAME_CHARS } from './protocol.js'
@@ -37,7 +36,7 @@ const BroadcastReply = Type.Object({
 })
 
 /** `POST /internal/broadcast` (seed 001): push an event to devices on every instance. */
-export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadcaster, internalToken: string): void {
+export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadcaster, guard: onRequestHookHandler): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/internal/broadcast',
     {
@@ -48,10 +47,10 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
         body: BroadcastBody,
         response: {
           200: BroadcastReply,
-          ...errors('bad_request', 'unauthorized', 'forbidden', 'payload_too_large', 'unsupported_media_type', 'engine_unavailable'),
+          ...errors('bad_request', 'unauthorized', 'forbidden', 'request_timeout', 'payload_too_large', 'unsupported_media_type', 'rate_limited', 'engine_unavailable'),
         },
       },
-      onRequest: internalTokenGuard(internalToken),
+      onRequest: guard,
     },
     async (request) => {
       const { event, data, targets, idempotency_key: idempotencyKey } = request.body

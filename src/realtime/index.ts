@@ -8,6 +8,8 @@ import { errors } from '../openapi/schemas.js'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
+import type { FailureBudget } from '../auth/failures.js'
+import { internalTokenGuard } from '../auth/internal.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
 import { RoomgateError } from '../errors.js'
@@ -40,6 +42,8 @@ export interface RealtimeDeps {
   log: Logger
   /** The per-IP HTTP limit, applied to upgrade requests too. */
   ipRateLimit: onRequestHookHandler
+  /** The client IPs' budget of wrong credentials. */
+  failedAuth: FailureBudget
 }
 
 export interface Realtime {
@@ -163,7 +167,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
   })
 
-  registerBroadcastRoute(app, broadcaster, config.auth.internalToken)
+  registerBroadcastRoute(app, broadcaster, internalTokenGuard(config.auth.internalToken, deps.failedAuth))
 
   return {
     hub,

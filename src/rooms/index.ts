@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
+import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
 import { RoomgateError } from '../errors.js'
@@ -30,6 +31,8 @@ export interface RoomsDeps {
   log: Logger
   /** The per-IP HTTP limit: room APIs create state, so they share the proxy's bucket. */
   ipRateLimit: onRequestHookHandler
+  /** The client IPs' budget of wrong credentials. */
+  failedAuth: FailureBudget
 }
 
 export interface Rooms {
@@ -71,7 +74,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   presenceGauge.onCollect(() => presenceGauge.set(presence.size))
   registerRoomEvents(deps.realtime.local, presence, poolOf)
 
-  const bearer = credentialGuard('bearer', config.auth)
+  const bearer = credentialGuard('bearer', config.auth, deps.failedAuth)
   const limited = (auth: onRequestHookHandler | undefined) => (auth ? [deps.ipRateLimit, auth] : [deps.ipRateLimit])
   let monitor: LeaderLoop | undefined
   const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]

@@ -1,7 +1,7 @@
 /**
  * The dashboard's feed on /ws and its page: nothing before a valid
- * credential, wrong credentials refused (and a connection that keeps trying
- * closed), snapshots every second after, each instance's devices reported
+ * credential, wrong credentials refused (and, once the address has spent its
+ * budget of them, its connections closed), snapshots every second after, each instance's devices reported
  * across a cluster on one Redis, and the page's files served with a strict
  * Content-Security-Policy.
  */
@@ -106,23 +106,32 @@ describe('dashboard feed', () => {
     expect(seen.rateLimits.find((r: Frame) => r.scope === 'ws').total).toBeGreaterThanOrEqual(4)
   })
 
-  it('closes a connection after five wrong credentials', async () => {
-    const g = await gate()
-    const c = await connect(g)
-    for (let i = 0; i < 4; i++) expect((await subscribe(c, { token: `guess-${i}` })).error.code).toBe('unauthorized')
-    expect((await subscribe(c, { token: 'guess-5' })).error.code).toBe('unauthorized')
-    expect(await c.closed).toEqual({ code: 1008, reason: 'too many failed dashboard logins' })
+  it("closes a connection once its address has spent the budget of wrong credentials, shared by all of that address's connections", async () => {
+    const g = await gate({ auth: { bearerTokens: [TOKEN], apiKeys: [KEY], failedAttempts: { perMinute: 1, burst: 3 } } })
+    const first = await connect(g)
+    for (let i = 0; i < 2; i++) expect((await subscribe(first, { token: `guess-${i}` })).error.code).toBe('unauthorized')
+    // A new connection does not start a new budget (it did: 295 guesses in 5 s over fresh sockets).
+    const second = await connect(g)
+    expect((await subscribe(second, { token: 'guess-2' })).error.code).toBe('unauthorized')
+    expect((await subscribe(second, { token: 'guess-3' })).error).toMatchObject({ code: 'rate_limited' })
+    expect(await second.closed).toEqual({ code: 1008, reason: 'too many wrong credentials' })
+    // Locked out: even the right token is refused unchecked, and that connection is closed too.
+    const third = await connect(g)
+    expect((await subscribe(third, { token: TOKEN })).error.code).toBe('rate_limited')
+    expect(await third.closed).toEqual({ code: 1008, reason: 'too many wrong credentials' })
+    expect(third.messages.filter(isSnapshot)).toEqual([])
   })
 
-  it('refuses unchecked the guesses that arrive in the same burst as the fifth wrong one, the right one included', async () => {
-    const g = await gate()
+  it('refuses unchecked the guesses that arrive in the same burst as the last one the budget allows, the right one included', async () => {
+    const g = await gate({ auth: { bearerTokens: [TOKEN], apiKeys: [KEY], failedAttempts: { perMinute: 1, burst: 3 } } })
     const c = await connect(g)
     for (let i = 0; i < 8; i++) c.send({ event: 'dashboard.subscribe', request_id: `g${i}`, data: { token: `guess-${i}` } })
     c.send({ event: 'dashboard.subscribe', request_id: 'right', data: { token: TOKEN } })
-    expect(await c.closed).toEqual({ code: 1008, reason: 'too many failed dashboard logins' })
+    expect(await c.closed).toEqual({ code: 1008, reason: 'too many wrong credentials' })
     const answers = c.messages.filter((m) => typeof m.request_id === 'string')
     expect(answers.filter((m) => m.type === 'response')).toEqual([])
-    expect(answers.find((m) => m.request_id === 'right')?.error?.code ?? 'no answer').toMatch(/unauthorized|no answer/)
+    expect(answers.filter((m) => m.error?.code === 'unauthorized')).toHaveLength(3)
+    expect(answers.find((m) => m.request_id === 'right')?.error?.code ?? 'no answer').toMatch(/rate_limited|no answer/)
     expect(c.messages.filter(isSnapshot)).toEqual([])
   })
 
