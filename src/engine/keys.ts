@@ -22,6 +22,8 @@ export const keys = {
   /** Sorted set of `user\nholder` scored by expiry (epoch ms): a room's presence. */
   presencePrefix: (pool: string) => `${PREFIX}presence:${pool}:`,
   presence: (pool: string, room: string) => `${PREFIX}presence:${pool}:${room}`,
+  /** String: the cluster's key for HTTP presence leave tokens (random, created by the first instance that needs it). */
+  presenceKey: `${PREFIX}presence-key`,
   /** Hash user → presence entries, per node of a shared pool: HLEN is the node's distinct users. */
   nodeUsersPrefix: (pool: string) => `${PREFIX}nusers:${pool}:`,
   /** Sorted set room → when the cleaner must look at it next (epoch ms). */

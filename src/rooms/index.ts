@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
+import { SecretSet } from '../auth/tokens.js'
 import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -15,6 +16,7 @@ import type { Realtime } from '../realtime/index.js'
 import { LeaderLoop } from '../loops/leader-loop.js'
 import { cleanInterval, Cleaner } from './cleaner.js'
 import { registerLegacyRoutes } from './legacy-routes.js'
+import { LeaveTokens } from './leave-tokens.js'
 import { GatewayMonitor } from './monitor.js'
 import { NodeControl } from './node-control.js'
 import { Presence } from './presence.js'
@@ -118,6 +120,9 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     presenceTtlMs: ttlMs,
     onRequest: limited(rooms.serverApiAuth === 'bearer' ? bearer : undefined),
     bearer: rooms.serverApiAuth === 'bearer',
+    bearerTokens: new SecretSet(config.auth.bearerTokens),
+    leaveTokens: new LeaveTokens(engine.rooms.shared),
+    failedAuth: deps.failedAuth,
     placements,
   })
 

@@ -91,9 +91,9 @@ export function serverSchemas(bearer: boolean) {
     },
     list: {
       tags: ['rooms'],
-      summary: 'Every room assignment, in every pool',
+      summary: "Every room assignment, in every pool (the legacy pool's only with a bearer token)",
       security,
-      response: { 200: Type.Object({ rooms: Type.Array(Assignment) }), ...errors(...auth, ...limited) },
+      response: { 200: Type.Object({ rooms: Type.Array(Assignment) }), ...errors('unauthorized', ...limited) },
     },
     get: {
       tags: ['rooms'],
@@ -101,7 +101,7 @@ export function serverSchemas(bearer: boolean) {
       security,
       params: RoomParams,
       querystring: PoolQuery,
-      response: { 200: Assignment, ...errors('bad_request', ...auth, 'room_not_found', 'conflict', ...limited) },
+      response: { 200: Assignment, ...errors('bad_request', 'unauthorized', 'room_not_found', 'conflict', ...limited) },
     },
     join: {
       tags: ['rooms'],
@@ -116,19 +116,21 @@ export function serverSchemas(bearer: boolean) {
           node: Type.String(),
           user: Type.String(),
           expiresInSeconds: Type.Number(),
+          leaveToken: Type.String({ description: 'Send it as X-Presence-Token to DELETE this presence (the open API needs it)' }),
         }),
         ...errors('bad_request', ...auth, ...limited),
       },
     },
     leave: {
       tags: ['rooms'],
-      summary: 'Take a user out of a room',
+      summary: "Take a user out of a room (open API: with the PUT's leaveToken, or a bearer token)",
       security,
       params: PresenceParams,
       querystring: PoolQuery,
+      ...(bearer ? {} : { headers: Type.Object({ 'x-presence-token': Type.Optional(Type.String({ description: "The leaveToken of this presence's PUT" })) }) }),
       response: {
         200: Type.Object({ success: Type.Literal(true), room: Type.String(), pool: Type.String(), user: Type.String() }),
-        ...errors('bad_request', ...auth, ...limited),
+        ...errors('bad_request', 'unauthorized', ...limited),
       },
     },
   }

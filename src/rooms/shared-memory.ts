@@ -1,4 +1,5 @@
 import { chooseNode, memberUser, presenceMember } from './choose.js'
+import { newPresenceKey } from './leave-tokens.js'
 import type { Assignment, PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
 interface PoolState {
@@ -19,6 +20,7 @@ interface PoolState {
  */
 export class MemorySharedStore implements SharedStore {
   private readonly pools = new Map<string, PoolState>()
+  private readonly key = newPresenceKey()
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -142,6 +144,10 @@ export class MemorySharedStore implements SharedStore {
     const users = new Set<string>()
     for (const [member, expiry] of st.presence.get(room) ?? []) if (expiry > now) users.add(memberUser(member))
     return { pool, room, node, users: users.size, lastUsedAt: st.used.get(room) ?? 0 }
+  }
+
+  async presenceKey(): Promise<string> {
+    return this.key
   }
 
   private state(pool: string): PoolState {

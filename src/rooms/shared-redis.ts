@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { keys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
 import { presenceMember } from './choose.js'
+import { newPresenceKey } from './leave-tokens.js'
 import { CLEAN_LUA, LIST_LUA, PLACE_LUA, RECOUNT_LUA, RELEASE_LUA, TOUCH_LUA } from './shared-lua.js'
 import type { Assignment, PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
@@ -17,7 +18,7 @@ export class RedisSharedStore implements SharedStore {
   private readonly listScript
   private readonly recountScript
 
-  constructor(redis: Redis) {
+  constructor(private readonly redis: Redis) {
     this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 4)
     this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 3)
     this.touchScript = defineScript<number[]>(redis, 'rgTouch', TOUCH_LUA, 0)
@@ -60,6 +61,12 @@ export class RedisSharedStore implements SharedStore {
       presenceMember(e.user, e.holder),
       keys.nodeUsersPrefix(e.pool),
     )
+  }
+
+  /** SET NX GET: the first instance's key wins, atomically, and every instance reads it in one call. */
+  async presenceKey(): Promise<string> {
+    const fresh = newPresenceKey()
+    return (await this.redis.set(keys.presenceKey, fresh, 'NX', 'GET')) ?? fresh
   }
 
   async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {

@@ -97,4 +97,6 @@ export interface SharedStore {
   clean(pool: string, idleMs: number): Promise<string[]>
   /** Rebuilds the per-node load counts from the assignments and presence (heals drift). */
   recount(pool: SharedPoolSpec): Promise<void>
+  /** A random key every instance shares, created on first use: it signs HTTP presence leave tokens. */
+  presenceKey(): Promise<string>
 }

@@ -133,5 +133,11 @@ export function sharedRoomsContract(name: string, create: () => Promise<SharedFi
       expect(results.filter((x) => x.created)).toHaveLength(1)
       expect((await f.store.get(pool.name, r))?.users).toBe(30)
     })
+
+    it('keeps one presence key: random, and the same on every call', async () => {
+      const [k1, k2] = await Promise.all([f.store.presenceKey(), f.store.presenceKey()])
+      expect(k1).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(k2).toBe(k1)
+    })
   })
 }

@@ -198,17 +198,22 @@ describe('real answers match the document', () => {
 
   it('both rooms APIs, and their errors', async () => {
     expect((await call('post', '/v2/room_server', '/v2/room_server', { body: { room: 2171 } })).body).toEqual({ janus: 'gxy1' })
-    expect((await call('put', '/v2/rooms/2171/presence/u1', '/v2/rooms/{room}/presence/{user}')).status).toBe(200)
+    const joined = await call('put', '/v2/rooms/2171/presence/u1', '/v2/rooms/{room}/presence/{user}')
+    expect(joined.status).toBe(200)
     expect((await call('get', '/rooms', '/rooms')).status).toBe(200)
     expect((await call('get', '/rooms/2171', '/rooms/{room}')).status).toBe(200)
     expect((await call('get', '/rooms/none', '/rooms/{room}')).status).toBe(404)
-    expect((await call('delete', '/v2/rooms/2171/presence/u1', '/v2/rooms/{room}/presence/{user}')).status).toBe(200)
+    expect((await call('delete', '/v2/rooms/2171/presence/u1', '/v2/rooms/{room}/presence/{user}')).status).toBe(401)
+    const leave = { 'x-presence-token': joined.body.leaveToken as string }
+    expect((await call('delete', '/v2/rooms/2171/presence/u1', '/v2/rooms/{room}/presence/{user}', { headers: leave })).status).toBe(200)
     expect((await call('post', '/v2/room_server', '/v2/room_server', { body: { room: 'a|b' } })).status).toBe(400)
 
     expect((await call('post', '/start?room=math101', '/start', { headers: bearer })).status).toBe(200)
     expect((await call('get', '/progress?room=math101', '/progress', { headers: bearer })).status).toBe(200)
     expect((await call('get', '/status', '/status', { headers: bearer })).status).toBe(200)
-    expect((await call('get', '/rooms', '/rooms')).body.rooms).toContainEqual(expect.objectContaining({ pool: 'gateways' }))
+    expect((await call('get', '/rooms', '/rooms', { headers: bearer })).body.rooms).toContainEqual(expect.objectContaining({ pool: 'gateways' }))
+    expect((await call('get', '/rooms', '/rooms')).body.rooms).not.toContainEqual(expect.objectContaining({ pool: 'gateways' }))
+    expect((await call('get', '/rooms/math101?pool=gateways', '/rooms/{room}')).status).toBe(401)
     expect((await call('post', '/start?room=other', '/start', { headers: bearer })).status).toBe(503)
     expect((await call('post', '/stop?room=math101', '/stop', { headers: bearer })).status).toBe(200)
     expect((await call('post', '/stop?room=math101', '/stop', { headers: bearer })).status).toBe(409)

@@ -164,6 +164,25 @@ describe('seed 000 API', () => {
   })
 })
 
+describe("seed 000's rooms in seed 003's listing", () => {
+  // Regression: /rooms showed each gateway's address, state, duration and progress to anyone.
+  it('lists the legacy pool only to a caller with a valid bearer token', async () => {
+    await call('POST', '/start?room=math101')
+    const list = async (headers: Record<string, string> = {}) => {
+      const res = await request(`${gate.url}/rooms`, { headers })
+      return { status: res.statusCode, body: (await res.body.json()) as { rooms?: Array<{ pool: string; room: string }> } }
+    }
+    expect(await list()).toEqual({ status: 200, body: { rooms: [] } })
+    const shown = await list({ authorization: `Bearer ${TOKEN}` })
+    expect(shown.body.rooms).toEqual([expect.objectContaining({ pool: 'gateways', room: 'math101', node: '127.0.0.2', recording_duration: '' })])
+    expect((await list({ authorization: 'Bearer wrong' })).status).toBe(401)
+    const one = async (path: string, headers: Record<string, string> = {}) => (await request(`${gate.url}${path}`, { headers })).statusCode
+    expect(await one('/rooms/math101')).toBe(404)
+    expect(await one('/rooms/math101?pool=gateways')).toBe(401)
+    expect(await one('/rooms/math101', { authorization: `Bearer ${TOKEN}` })).toBe(200)
+  })
+})
+
 describe('mappings written outside roomgate', () => {
   it('adopts them when a leader takes over: they hold their gateway, are listed and monitored', async () => {
     const r = redis.client()

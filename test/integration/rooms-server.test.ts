@@ -139,7 +139,11 @@ describe('presence', () => {
   it('holds presence for HTTP clients while they send heartbeats', async () => {
     const gate = await onRedis({ rooms: { presenceTtlSeconds: 1 } })
     const put = () => json(gate, 'PUT', '/v2/rooms/2171/presence/alice')
-    expect(await put()).toEqual({ status: 200, body: { room: '2171', pool: 'janus', node: 'gxy1', user: 'alice', expiresInSeconds: 1 } })
+    const joined = await put()
+    expect(joined).toEqual({
+      status: 200,
+      body: { room: '2171', pool: 'janus', node: 'gxy1', user: 'alice', expiresInSeconds: 1, leaveToken: expect.any(String) },
+    })
     await json(gate, 'PUT', '/v2/rooms/2171/presence/bob')
     expect((await json(gate, 'GET', '/rooms/2171')).body.users).toBe(2)
     for (let i = 0; i < 3; i++) {
@@ -147,10 +151,34 @@ describe('presence', () => {
       await put() // alice keeps beating; bob does not
     }
     expect((await json(gate, 'GET', '/rooms/2171')).body.users).toBe(1)
-    expect((await json(gate, 'DELETE', '/v2/rooms/2171/presence/alice')).body).toEqual({ success: true, room: '2171', pool: 'janus', user: 'alice' })
+    const left = await request(`${gate.url}/v2/rooms/2171/presence/alice`, { method: 'DELETE', headers: { 'x-presence-token': joined.body.leaveToken as string } })
+    expect(await left.body.json()).toEqual({ success: true, room: '2171', pool: 'janus', user: 'alice' })
     expect((await json(gate, 'GET', '/rooms/2171')).body.users).toBe(0)
     expect((await json(gate, 'PUT', '/v2/rooms/a%7Cb/presence/x')).status).toBe(400)
     expect((await json(gate, 'GET', '/rooms/2171?pool=nope')).status).toBe(400)
+  })
+
+  // Regression: on the open API (serverApiAuth none) anyone could end anyone's HTTP presence.
+  it("ends HTTP presence only with the PUT's leave token or a bearer token, on any instance", async () => {
+    const a = await onRedis({ auth: { internalToken: 't', bearerTokens: ['ops-token'] } })
+    const b = await onRedis({ auth: { internalToken: 't', bearerTokens: ['ops-token'] } })
+    const put = async (user: string) => (await json(a, 'PUT', `/v2/rooms/lecture/presence/${user}`)).body.leaveToken as string
+    const tokenAlice = await put('alice')
+    expect(await put('alice')).toBe(tokenAlice) // a heartbeat gets the same token
+    await put('bob')
+    const del = async (user: string, headers: Record<string, string>) => {
+      const res = await request(`${b.url}/v2/rooms/lecture/presence/${user}`, { method: 'DELETE', headers })
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> }
+    }
+    expect((await del('alice', {})).status).toBe(401)
+    expect((await del('alice', { 'x-presence-token': 'forged' })).status).toBe(401)
+    // Bob's token does not end Alice's presence.
+    const tokenBob = (await json(a, 'PUT', '/v2/rooms/lecture/presence/bob')).body.leaveToken as string
+    expect((await del('alice', { 'x-presence-token': tokenBob })).status).toBe(401)
+    expect((await json(a, 'GET', '/rooms/lecture')).body.users).toBe(2)
+    expect(await del('alice', { 'x-presence-token': tokenAlice })).toMatchObject({ status: 200, body: { success: true, user: 'alice' } })
+    expect(await del('bob', { authorization: 'Bearer ops-token' })).toMatchObject({ status: 200 })
+    expect((await json(a, 'GET', '/rooms/lecture')).body.users).toBe(0)
   })
 
   it('keeps presence for the second connection of a user when the first leaves while it joins', async () => {
