@@ -1,7 +1,7 @@
 /**
  * `roomgate rooms list`: every room with its pool, node, users and state
- * (GET /rooms, seed 003's listing, Bearer when `rooms.serverApiAuth` is
- * bearer), a per-pool summary, and with --token seed 000's gateway mappings
+ * (GET /rooms, seed 003's listing, with the token when there is one: the
+ * legacy pool's rooms are listed only with it), a per-pool summary, and with --token seed 000's gateway mappings
  * (GET /status) when the server has a legacy pool.
  */
 import type { mappingView } from '../rooms/legacy-routes.js'
@@ -19,7 +19,7 @@ export async function roomsCommand(sub: string | undefined, args: string[], valu
   onlyOptions(values, 'rooms list', ['url', 'token', 'timeout', 'json'])
   if (args.length > 0) throw usageError(`rooms list takes no arguments, got ${JSON.stringify(args[0])}`)
   const client = new Client(connection(values))
-  const { rooms } = await client.json<{ rooms: Room[] }>('/rooms', { auth: 'token' })
+  const rooms = await listRooms(client)
   rooms.sort((a, b) => natural(a.pool, b.pool) || natural(a.room, b.room))
   const legacy = client.conn.token === undefined ? undefined : await legacyMappings(client)
   if (values.json) {
@@ -50,6 +50,19 @@ export async function roomsCommand(sub: string | undefined, args: string[], valu
     )
   }
   return EXIT.ok
+}
+
+/**
+ * GET /rooms with the token (it shows the legacy pool's rooms too); a token the
+ * server refuses gets the open listing, and the mappings call below says so.
+ */
+async function listRooms(client: Client): Promise<Room[]> {
+  try {
+    return (await client.json<{ rooms: Room[] }>('/rooms', { auth: 'token' })).rooms
+  } catch (err) {
+    if (!(err instanceof HttpError && err.status === 401 && client.conn.token !== undefined)) throw err
+    return (await client.json<{ rooms: Room[] }>('/rooms')).rooms
+  }
 }
 
 /** `janus: 2 rooms, 3 users on 2 nodes (gxy1 2 users, gxy2 1 user)`, one line per pool. */
