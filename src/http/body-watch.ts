@@ -18,6 +18,7 @@ export function watchBody(req: IncomingMessage, res: ServerResponse, ms: number,
   const stop = () => {
     res.off('timeout', onTimeout)
     req.off('end', done)
+    res.off('finish', stop)
     res.off('close', stop)
   }
   // Body read to its end: the socket's timer goes back to Node, which sets its
@@ -37,5 +38,8 @@ export function watchBody(req: IncomingMessage, res: ServerResponse, ms: number,
   socket.setTimeout(ms)
   res.on('timeout', onTimeout)
   req.once('end', done)
+  // Once the answer is out the socket's timer is Node's keep-alive timeout: a
+  // body it reads to the end after that (to discard it) must not clear it.
+  res.once('finish', stop)
   res.once('close', stop)
 }

@@ -68,6 +68,15 @@ describe('request heads', () => {
     expect(statusOf(idle.received())).toBe(408)
   })
 
+  it('closes an idle keep-alive connection after keepAliveTimeoutMs, also after a body nobody read', async () => {
+    const gate = await startGate({ http: { keepAliveTimeoutMs: 300 } })
+    const c = await raw(gate)
+    c.socket.write('POST /nothing-here HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello')
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    await c.closed
+    expect(c.received().match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 404', 'HTTP/1.1 200'])
+  })
+
   it('refuses a request with two Host headers (RFC 9112 §3.2)', async () => {
     const gate = await startGate({})
     const c = await raw(gate)
