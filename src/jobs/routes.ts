@@ -78,11 +78,13 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
       throw err
     }
     if (found.files.length === 0) throw new RoomgateError('not_found', 'No files found')
-    if ((await d.store.queued()) >= d.maxQueued) throw new RoomgateError('queue_full')
+    // The cap is checked inside the store's create: a count here first would let racing requests (and instances) pass it.
     const job = await d.store.create(
       randomUUID(),
       found.files.map((f) => ({ rel: f.rel, size: f.size })),
+      d.maxQueued,
     )
+    if (job === 'full') throw new RoomgateError('queue_full')
     d.created(job.totalFiles)
     request.log.info({ job: job.id, files: job.totalFiles, bytes: job.totalBytes }, 'cache job created')
     void reply.code(201)
