@@ -20,6 +20,7 @@ import { ALL_JOBS, JobEvents } from './events.js'
 import { JOB_ID } from './types.js'
 import { ReadPool } from './read-pool.js'
 import { registerJobRoutes } from './routes.js'
+import { checkProcFd } from './under-root.js'
 import { FRESH_MS, jobView } from './view.js'
 import { JobWorker } from './worker.js'
 
@@ -55,6 +56,8 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   const { jobs } = config
   const log = deps.log.child({ capability: 'jobs' })
   const retentionMs = jobs.retentionSeconds * 1000
+  // Every file is opened through /proc/self/fd: without it no job could run, so the start fails instead.
+  if (jobs.root !== undefined) checkProcFd()
 
   const created = registry.counter('roomgate_jobs_created_total', 'Cache jobs created')
   const finished = registry.counter('roomgate_jobs_finished_total', 'Cache jobs that ended, by status', ['status'])

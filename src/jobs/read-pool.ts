@@ -1,6 +1,6 @@
 /**
  * Whole-file reads on worker threads. Reading with fs/promises costs a trip
- * through libuv's thread pool and back per 1 MiB chunk (plus realpath, open,
+ * through libuv's thread pool and back per 1 MiB chunk (plus the opens,
  * fstat and close): profiled on the cache-warming path, those hand-offs, not
  * the copying, used most of the time, and capped it at about 0.4× `cat`.
  * Each thread here reads a whole file with blocking calls and reports its
@@ -10,6 +10,8 @@
  * The thread's code is plain JavaScript passed with `eval: true`, so it runs
  * the same from `dist/` and from the TypeScript sources under the test runner.
  * A cancel is a flag in shared memory, read by the thread between chunks.
+ * Files are opened as reader.ts opens them: from the root, one component at
+ * a time, never following a symlink.
  */
 import { Worker } from 'node:worker_threads'
 import { ReadError } from './reader.js'
@@ -23,21 +25,36 @@ const IDLE_MS = 30_000
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads')
 const fs = require('node:fs')
-const path = require('node:path')
 const { root, chunk, reportBytes, reportMs, flags } = workerData
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants
 const cancel = new Int32Array(flags)
-const inside = root.endsWith(path.sep) ? root : root + path.sep
 const buffer = Buffer.allocUnsafe(chunk)
+const readError = (message) => Object.assign(new Error(message), { name: 'ReadError' })
+// under-root.ts's openBelow, blocking: each component opened from its parent's
+// descriptor with O_NOFOLLOW, so no symlink is followed, whenever it appeared.
+function openUnderRoot(rel) {
+  const names = rel.split('/')
+  const last = names.pop()
+  let dir = fs.openSync(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+  try {
+    for (const name of names) {
+      const parent = dir
+      dir = fs.openSync('/proc/self/fd/' + parent + '/' + name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      fs.closeSync(parent)
+    }
+    return fs.openSync('/proc/self/fd/' + dir + '/' + last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+  } finally {
+    fs.closeSync(dir)
+  }
+}
 parentPort.on('message', ({ id, rel }) => {
   let fd
   let total = 0
   let pending = 0
   let last = Date.now()
   try {
-    const real = fs.realpathSync(path.join(root, rel))
-    if (real !== root && !real.startsWith(inside)) throw Object.assign(new Error('the path now leads outside the root'), { name: 'ReadError' })
-    fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
-    if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { name: 'ReadError' })
+    fd = openUnderRoot(rel)
+    if (!fs.fstatSync(fd).isFile()) throw readError('not a regular file')
     for (;;) {
       if (Atomics.load(cancel, 0) === 1) return parentPort.postMessage({ id, cancelled: true, bytes: pending })
       const n = fs.readSync(fd, buffer, 0, chunk, null)

@@ -1,14 +1,14 @@
 /**
  * Reads one file of a job from start to end, which is what warms the cache
- * under it (a LucidLink mount fetches what is read). The path is resolved
- * again at read time and must still be a regular file inside the root: a
- * symlink swapped in after the job was created cannot lead the worker out,
- * and O_NONBLOCK keeps a FIFO from hanging a thread in open().
+ * under it (a LucidLink mount fetches what is read). The file is opened again
+ * at read time from the root, one component at a time and without following
+ * symlinks (under-root.ts), and must be a regular file: a folder swapped for a
+ * symlink after the job was created cannot lead the worker out, and
+ * O_NONBLOCK keeps a FIFO from hanging a thread in open().
  */
-import { constants } from 'node:fs'
-import { open, realpath } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import type { FileHandle } from 'node:fs/promises'
 import type { Bandwidth } from './bandwidth.js'
+import { openBelow, openRoot } from './under-root.js'
 
 export class ReadError extends Error {
   override name = 'ReadError'
@@ -24,14 +24,27 @@ export interface ReadOptions {
   onBytes: (n: number) => void
 }
 
-export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
-  const real = await realpath(join(o.root, rel))
-  if (real !== o.root && !real.startsWith(o.root.endsWith(sep) ? o.root : o.root + sep)) {
-    throw new ReadError('the path now leads outside the root')
+/** Opens `rel` below the real root, a regular file only. */
+async function openFile(root: string, rel: string): Promise<FileHandle> {
+  const dir = await openRoot(root)
+  let handle: FileHandle
+  try {
+    handle = await openBelow(dir, rel)
+  } finally {
+    await dir.close()
   }
-  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK)
   try {
     if (!(await handle.stat()).isFile()) throw new ReadError('not a regular file')
+    return handle
+  } catch (err) {
+    await handle.close()
+    throw err
+  }
+}
+
+export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
+  const handle = await openFile(o.root, rel)
+  try {
     let total = 0
     for (;;) {
       o.signal.throwIfAborted()

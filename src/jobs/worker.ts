@@ -360,7 +360,8 @@ function describe(err: unknown): string {
     EPERM: 'permission denied',
     EISDIR: 'is a directory',
     EIO: 'input/output error',
-    ELOOP: 'too many symbolic links',
+    ELOOP: 'is a symbolic link, which is not followed',
+    ENOTDIR: 'part of the path is not a folder (symbolic links are not followed)',
   }
   if (e.code && reasons[e.code]) return reasons[e.code]!
   if (e.name === 'ReadError') return e.message
