@@ -4,10 +4,12 @@
  * at read time from the root, one component at a time and without following
  * symlinks (under-root.ts), and must be a regular file: a folder swapped for a
  * symlink after the job was created cannot lead the worker out, and
- * O_NONBLOCK keeps a FIFO from hanging a thread in open().
+ * O_NONBLOCK keeps a FIFO from hanging a thread in open(). Every call runs in
+ * the jobs' FsLane: a stalled mount fails the read with StorageStalled.
  */
 import type { FileHandle } from 'node:fs/promises'
 import type { Bandwidth } from './bandwidth.js'
+import type { FsLane } from './fs-lane.js'
 import { openBelow, openRoot } from './under-root.js'
 
 export class ReadError extends Error {
@@ -17,6 +19,7 @@ export class ReadError extends Error {
 export interface ReadOptions {
   /** The real path of jobs.root. */
   root: string
+  lane: FsLane
   buffer: Buffer
   signal: AbortSignal
   bandwidth: Bandwidth
@@ -25,30 +28,31 @@ export interface ReadOptions {
 }
 
 /** Opens `rel` below the real root, a regular file only. */
-async function openFile(root: string, rel: string): Promise<FileHandle> {
-  const dir = await openRoot(root)
+async function openFile(lane: FsLane, root: string, rel: string, what: string): Promise<FileHandle> {
+  const dir = await openRoot(lane, root)
   let handle: FileHandle
   try {
-    handle = await openBelow(dir, rel)
+    handle = await openBelow(lane, dir, rel, what)
   } finally {
-    await dir.close()
+    lane.close(dir)
   }
   try {
-    if (!(await handle.stat()).isFile()) throw new ReadError('not a regular file')
+    if (!(await lane.stat(handle, what)).isFile()) throw new ReadError('not a regular file')
     return handle
   } catch (err) {
-    await handle.close()
+    lane.close(handle)
     throw err
   }
 }
 
 export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
-  const handle = await openFile(o.root, rel)
+  const what = `reading "${rel}"`
+  const handle = await openFile(o.lane, o.root, rel, what)
   try {
     let total = 0
     for (;;) {
       o.signal.throwIfAborted()
-      const { bytesRead } = await handle.read(o.buffer, 0, o.buffer.length, null)
+      const bytesRead = await o.lane.read(handle, o.buffer, what)
       if (bytesRead === 0) return total
       total += bytesRead
       o.onBytes(bytesRead)
@@ -56,6 +60,6 @@ export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
       await o.bandwidth.take(bytesRead, o.signal)
     }
   } finally {
-    await handle.close()
+    o.lane.close(handle)
   }
 }

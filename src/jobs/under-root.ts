@@ -18,7 +18,8 @@
  * `checkProcFd` fails the start elsewhere instead of failing every job.
  */
 import { constants, existsSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import type { FsLane } from './fs-lane.js'
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants
 
@@ -50,8 +51,8 @@ export function checkProcFd(): void {
 }
 
 /** Opens the real root. O_NOFOLLOW: a symlink swapped in for its last component is refused. */
-export function openRoot(realRoot: string): Promise<FileHandle> {
-  return open(realRoot, FOLDER_FLAGS)
+export function openRoot(lane: FsLane, realRoot: string): Promise<FileHandle> {
+  return lane.open(realRoot, FOLDER_FLAGS, 'opening the cache root')
 }
 
 /**
@@ -59,21 +60,22 @@ export function openRoot(realRoot: string): Promise<FileHandle> {
  * the folder `dir`, one component at a time: every folder on the way with
  * FOLDER_FLAGS, the last component with ENTRY_FLAGS (it may be a file or a
  * folder; fstat tells). Rejects like open(2): ELOOP or ENOTDIR when the path
- * goes through a symlink, ENOENT… The folders opened on the way are closed,
- * whatever happens; `dir` stays open.
+ * goes through a symlink, ENOENT…; or StorageStalled, named `what`, past the
+ * lane's deadline. The folders opened on the way are closed, whatever
+ * happens; `dir` stays open.
  */
-export async function openBelow(dir: FileHandle, rel: string): Promise<FileHandle> {
+export async function openBelow(lane: FsLane, dir: FileHandle, rel: string, what: string): Promise<FileHandle> {
   const names = rel.split('/')
   const last = names.pop()!
   let parent = dir
   try {
     for (const name of names) {
       const previous = parent
-      parent = await open(at(parent, name), FOLDER_FLAGS)
-      if (previous !== dir) await previous.close()
+      parent = await lane.open(at(parent, name), FOLDER_FLAGS, what)
+      if (previous !== dir) lane.close(previous)
     }
-    return await open(at(parent, last), ENTRY_FLAGS)
+    return await lane.open(at(parent, last), ENTRY_FLAGS, what)
   } finally {
-    if (parent !== dir) await parent.close()
+    if (parent !== dir) lane.close(parent)
   }
 }

@@ -21,11 +21,14 @@
  * counts once. The walk is sequential with small batches of stats, so a big
  * tree on a network filesystem neither blocks the event loop nor floods the
  * libuv pool, and it stops as soon as the file limit is passed or the job's
- * signal is aborted. Every descriptor is closed on every path out.
+ * signal is aborted. Every descriptor is closed on every path out. Every fs
+ * call goes through the jobs' FsLane: a stalled mount fails the walk with
+ * StorageStalled (the call named, with its path) instead of hanging it.
  */
 import type { BigIntStats, Dirent } from 'node:fs'
-import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import path from 'node:path'
+import type { FsLane } from './fs-lane.js'
 import { toRelative } from './paths.js'
 import { at, FOLDER_FLAGS, NOT_FOLLOWED, openBelow, openRoot, self } from './under-root.js'
 
@@ -46,6 +49,8 @@ export interface ResolveRequest {
 export interface ResolveOptions {
   /** The cache root; realpath'ed once per call. */
   root: string
+  /** Where every fs call runs, under a deadline. */
+  lane: FsLane
   mountPrefixes: readonly string[]
   /** More distinct files than this fails the job with TooManyFiles. */
   maxFiles: number
@@ -103,6 +108,8 @@ async function orSkip<T>(fn: () => Promise<T>): Promise<T | undefined> {
 const identity = (st: BigIntStats): string => `${st.dev}:${st.ino}`
 
 const join = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
+/** A path as error messages show it. */
+const quote = (rel: string): string => `"${rel === '' ? '.' : rel}"`
 
 type Entry = { kind: 'file'; rel: string; st: BigIntStats } | { kind: 'dir'; rel: string; name: string } | { kind: 'skip' }
 
@@ -117,6 +124,7 @@ class Walk {
   private readonly rootWithSep: string
 
   constructor(
+    private readonly lane: FsLane,
     private readonly realRoot: string,
     private readonly root: FileHandle,
     private readonly recursive: boolean,
@@ -131,7 +139,7 @@ class Walk {
     if (rel === '') return this.opened(input, rel, this.root)
     let handle: FileHandle
     try {
-      handle = await openBelow(this.root, rel)
+      handle = await openBelow(this.lane, this.root, rel, `opening ${quote(rel)}`)
     } catch (err) {
       if (!UNREACHABLE.has(codeOf(err))) throw err
       if (NOT_FOLLOWED.has(codeOf(err)) && (await this.leadsOutside(rel))) throw new PathError(input, 'path leads outside the cache root')
@@ -140,13 +148,13 @@ class Walk {
     try {
       await this.opened(input, rel, handle)
     } finally {
-      await handle.close()
+      this.lane.close(handle)
     }
   }
 
   /** An input opened without following a symlink: a regular file, or a folder to walk. */
   private async opened(input: string, rel: string, handle: FileHandle): Promise<void> {
-    const st = await handle.stat({ bigint: true })
+    const st = await this.lane.stat(handle, `looking at ${quote(rel)}`)
     if (st.isFile()) return this.addFile(rel, st)
     if (!st.isDirectory() || !(await this.dir(handle, rel, st))) this.reportMissing(input)
   }
@@ -157,7 +165,7 @@ class Walk {
    * "not found"): nothing is opened through this path, so it may race.
    */
   private async leadsOutside(rel: string): Promise<boolean> {
-    const real = await realpath(path.join(this.realRoot, rel)).catch(() => undefined)
+    const real = await orSkip(() => this.lane.realpath(path.join(this.realRoot, rel), `resolving ${quote(rel)}`))
     return real !== undefined && real !== this.realRoot && !real.startsWith(this.rootWithSep)
   }
 
@@ -184,7 +192,7 @@ class Walk {
     if (this.visitedDirs.has(id)) return true
     this.visitedDirs.add(id)
     this.signal?.throwIfAborted()
-    const dirents = await orSkip(() => readdir(self(dir), { withFileTypes: true }))
+    const dirents = await orSkip(() => this.lane.readdir(self(dir), `listing ${quote(rel)}`))
     if (!dirents) return false
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (let i = 0; i < dirents.length; i += STAT_BATCH) {
@@ -201,12 +209,12 @@ class Walk {
 
   /** Opens a subfolder from its parent's descriptor; one swapped for a symlink since the listing is skipped (ENOTDIR). */
   private async subdir(parent: FileHandle, rel: string, name: string): Promise<void> {
-    const handle = await orSkip(() => open(at(parent, name), FOLDER_FLAGS))
+    const handle = await orSkip(() => this.lane.open(at(parent, name), FOLDER_FLAGS, `opening ${quote(rel)}`))
     if (!handle) return
     try {
-      await this.dir(handle, rel, await handle.stat({ bigint: true }))
+      await this.dir(handle, rel, await this.lane.stat(handle, `looking at ${quote(rel)}`))
     } finally {
-      await handle.close()
+      this.lane.close(handle)
     }
   }
 
@@ -222,7 +230,7 @@ class Walk {
     const rel = join(parentRel, d.name)
     if (d.isDirectory()) return this.recursive ? { kind: 'dir', rel, name: d.name } : SKIP
     if (!d.isFile()) return SKIP
-    const st = await orSkip(() => lstat(at(dir, d.name), { bigint: true }))
+    const st = await orSkip(() => this.lane.lstat(at(dir, d.name), `looking at ${quote(rel)}`))
     return st?.isFile() ? { kind: 'file', rel, st } : SKIP
   }
 }
@@ -232,6 +240,7 @@ class Walk {
  * checked lexically first, so a refused input fails the job before any fs work.
  * @throws PathError when an input is refused or leads outside the root
  * @throws TooManyFiles when more than `maxFiles` distinct files match
+ * @throws StorageStalled when a call passes the lane's deadline, or the lane is full of stuck calls
  * @throws the signal's reason when it is aborted
  */
 export async function resolveJobFiles(req: ResolveRequest, o: ResolveOptions): Promise<Resolved> {
@@ -241,13 +250,13 @@ export async function resolveJobFiles(req: ResolveRequest, o: ResolveOptions): P
     return { input, rel: r.rel }
   })
   o.signal?.throwIfAborted()
-  const realRoot = await realpath(o.root)
-  const root = await openRoot(realRoot)
+  const realRoot = await o.lane.realpath(o.root, 'resolving the cache root')
+  const root = await openRoot(o.lane, realRoot)
   try {
-    const walk = new Walk(realRoot, root, req.recursive, o.maxFiles, o.signal)
+    const walk = new Walk(o.lane, realRoot, root, req.recursive, o.maxFiles, o.signal)
     for (const { input, rel } of inputs) await walk.input(input, rel)
     return { files: walk.files, totalBytes: walk.totalBytes, missing: walk.missing }
   } finally {
-    await root.close()
+    o.lane.close(root)
   }
 }

@@ -13,6 +13,7 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Bandwidth } from '../../src/jobs/bandwidth.js'
+import { FsLane } from '../../src/jobs/fs-lane.js'
 import { ReadPool } from '../../src/jobs/read-pool.js'
 import { readWhole } from '../../src/jobs/reader.js'
 import { PathError, resolveJobFiles } from '../../src/jobs/walk.js'
@@ -90,7 +91,8 @@ async function outcome(read: Promise<number>): Promise<number | string> {
 
 describe('a folder swapped for a symlink to the outside while jobs run (issue 11)', () => {
   it('never puts an outside file in a job nor reads one, through the walk, the read threads or the paced reader', async () => {
-    const pool = new ReadPool(root, 2, 64 * 1024)
+    const pool = new ReadPool({ root, size: 2, timeoutMs: 30_000, chunk: 64 * 1024 })
+    const lane = new FsLane({ timeoutMs: 30_000 })
     const never = new AbortController().signal
     const resolvedSizes = new Set<number>()
     const readSizes = new Set<number>()
@@ -100,14 +102,14 @@ describe('a folder swapped for a symlink to the outside while jobs run (issue 11
       for (let round = 0; round < ROUNDS && swapper.running; round++) {
         const request = { files: ['swap/a.bin', 'swap/sub/b.bin'], directories: ['swap'], recursive: true }
         const [resolved, ...reads] = await Promise.all([
-          resolveJobFiles(request, { root, mountPrefixes: [], maxFiles: 100 }).catch((err: unknown) => {
+          resolveJobFiles(request, { root, lane, mountPrefixes: [], maxFiles: 100 }).catch((err: unknown) => {
             // The input `swap` itself is a symlink leading outside at that moment: the job is refused.
             if (err instanceof PathError) return undefined
             throw err
           }),
           outcome(pool.read('swap/a.bin', never, () => {})),
           outcome(pool.read('swap/sub/b.bin', never, () => {})),
-          outcome(readWhole('swap/sub/b.bin', { root, buffer: Buffer.alloc(4096), signal: never, bandwidth: new Bandwidth(0), onBytes: () => {} })),
+          outcome(readWhole('swap/sub/b.bin', { root, lane, buffer: Buffer.alloc(4096), signal: never, bandwidth: new Bandwidth(0), onBytes: () => {} })),
         ])
         for (const f of resolved?.files ?? []) {
           resolvedSizes.add(f.size)

@@ -14,6 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FsLane } from '../../src/jobs/fs-lane.js'
 import { PathError, TooManyFiles, resolveJobFiles } from '../../src/jobs/walk.js'
 import type { ResolveOptions, ResolveRequest, Resolved } from '../../src/jobs/walk.js'
 
@@ -91,7 +92,7 @@ afterAll(async () => {
 beforeEach(() => denied.clear())
 
 function opts(extra: Partial<ResolveOptions> = {}): ResolveOptions {
-  return { root, mountPrefixes: SEED_PREFIXES, maxFiles: 1000, ...extra }
+  return { root, lane: new FsLane({ timeoutMs: 30_000 }), mountPrefixes: SEED_PREFIXES, maxFiles: 1000, ...extra }
 }
 
 function req(r: Partial<ResolveRequest>): ResolveRequest {

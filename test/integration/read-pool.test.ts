@@ -11,7 +11,7 @@ let root: TempRoot
 let pool: ReadPool
 beforeEach(async () => {
   root = await tempRoot()
-  pool = new ReadPool(realpathSync(root.dir), 2, 64 * 1024)
+  pool = new ReadPool({ root: realpathSync(root.dir), size: 2, timeoutMs: 30_000, chunk: 64 * 1024 })
 })
 afterEach(async () => {
   await pool.close()
