@@ -17,6 +17,9 @@ import { FsLane } from '../../src/jobs/fs-lane.js'
 import { ReadPool } from '../../src/jobs/read-pool.js'
 import { readWhole } from '../../src/jobs/reader.js'
 import { PathError, resolveJobFiles } from '../../src/jobs/walk.js'
+import { closeGates, startGate } from '../helpers/gate.js'
+import { jobsApi, KEY } from '../helpers/job-files.js'
+import { waitFor } from '../helpers/ports.js'
 
 const INSIDE = 1_000
 const OUTSIDE = 7_777
@@ -55,6 +58,7 @@ beforeEach(async () => {
   await symlink('../outside', path.join(root, 'swap.link'))
 })
 afterEach(async () => {
+  await closeGates()
   await rm(tmp, { recursive: true, force: true })
 })
 
@@ -130,5 +134,44 @@ describe('a folder swapped for a symlink to the outside while jobs run (issue 11
     // The swaps did meet the reads: some found a symlink (or nothing) on their way.
     expect(refusals.size).toBeGreaterThan(0)
     for (const code of refusals) expect(['ENOENT', 'ENOTDIR', 'ELOOP']).toContain(code)
+  })
+
+  it('through the HTTP API: no job counts an outside file, and no job reads one', async () => {
+    const g = await startGate({
+      auth: { apiKeys: [KEY] },
+      rateLimit: { rps: 10_000, burst: 10_000 },
+      jobs: { root, rateLimit: { perMinute: 100_000, readsPerMinute: 100_000 } },
+    })
+    const api = jobsApi(g.url)
+    const created: string[] = []
+    const statuses = new Set<number>()
+    const swapper = startSwapping()
+    try {
+      for (let round = 0; round < ROUNDS / 2 && swapper.running; round++) {
+        const { status, body } = await api.create({ files: ['swap/a.bin'], directories: ['swap/sub'] })
+        statuses.add(status)
+        if (status === 201) {
+          // One or both inside files (1 000 bytes each), never an outside one (7 777).
+          expect([INSIDE, 2 * INSIDE]).toContain(body.totalSize.bytes)
+          created.push(body.jobId)
+        } else if (status === 400) {
+          expect(body.error).toContain('path leads outside the cache root')
+        } else {
+          expect(body).toMatchObject({ success: false, error: 'No files found' })
+        }
+      }
+    } finally {
+      await swapper.stop()
+    }
+    expect(created.length).toBeGreaterThan(0)
+    for (const id of created) {
+      const job = await waitFor(async () => {
+        const j = (await api.get(id)).body.job
+        return ['completed', 'failed'].includes(j.status) ? j : undefined
+      }, 10_000, `job ${id} to end`)
+      // Files read are inside ones, whole: a multiple of 1 000 bytes, never more than the job counted.
+      expect(job.progress.size.completedBytes % INSIDE).toBe(0)
+      expect(job.progress.size.completedBytes).toBeLessThanOrEqual(job.progress.size.totalBytes)
+    }
   })
 })
