@@ -8,8 +8,10 @@
  * with O_NOFOLLOW does: Node has no openat, so the parent is named through
  * `/proc/self/fd/<fd>/<name>`, where the kernel resolves `<fd>` to the very
  * folder that is open (not to a path that could have changed) and O_NOFOLLOW
- * refuses `<name>` when it is a symlink. What a handle is comes from fstat on
- * the handle, never from a path.
+ * refuses `<name>` when it is a symlink. What an opened handle is comes from
+ * fstat on it; the entries of a listed folder are looked at with lstat
+ * through the folder's descriptor (walk.ts); never through a path that could
+ * lead elsewhere.
  *
  * Symlinks below the root are not followed at all: following one safely
  * would mean resolving it by hand, component by component, against the root,
