@@ -14,6 +14,8 @@ export const DEFAULT_PROGRESS_TIME_THRESHOLD_MS = 2_000
 export const DEFAULT_JOBS_PER_MINUTE = 10
 export const DEFAULT_JOB_READS_PER_MINUTE = 120
 export const DEFAULT_JOB_RETENTION_SECONDS = 7 * 24 * 3600
+/** Generous: a network mount fetching metadata can be slow, but not half a minute for one call. */
+export const DEFAULT_FS_TIMEOUT_MS = 30_000
 
 const section = { additionalProperties: false, default: {} } as const
 
@@ -39,6 +41,12 @@ export const JobsSchema = Type.Object(
       description: 'Jobs pending or running in the cluster; past it new jobs are refused (503).',
     }),
     maxFiles: Type.Integer({ minimum: 1, default: DEFAULT_MAX_FILES_PER_JOB, description: 'Distinct files one job may hold.' }),
+    fsTimeoutMs: Type.Integer({
+      minimum: 100,
+      default: DEFAULT_FS_TIMEOUT_MS,
+      description:
+        'Deadline of each filesystem call of the jobs (walk, open, read): past it the job fails (a new one is refused with 503) instead of hanging on a stalled mount.',
+    }),
     progressFileThreshold: Type.Integer({
       minimum: 1,
       default: DEFAULT_PROGRESS_FILE_THRESHOLD,

@@ -4,7 +4,6 @@
  * stands in for the seed's "LucidLink stats" when no backend reports them.
  */
 import { hash } from 'node:crypto'
-import { realpath } from 'node:fs/promises'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { FailureBudget } from '../auth/failures.js'
@@ -19,9 +18,12 @@ import { verifyClient } from '../realtime/credentials.js'
 import type { Realtime } from '../realtime/index.js'
 import { Bandwidth } from './bandwidth.js'
 import { ALL_JOBS, JobEvents } from './events.js'
+import { FsLane } from './fs-lane.js'
 import { JOB_ID } from './types.js'
 import { ReadPool } from './read-pool.js'
+import { RootWatch } from './root-watch.js'
 import { registerJobRoutes } from './routes.js'
+import { checkProcFd } from './under-root.js'
 import { FRESH_MS, jobView } from './view.js'
 import { JobWorker } from './worker.js'
 
@@ -48,9 +50,6 @@ export interface Jobs {
   close(): Promise<void>
 }
 
-/** How often an instance tries again to read a jobs.root it could not read. */
-const ROOT_RETRY_MS = 5_000
-
 /** Seed 002's words for a refused request. */
 export const JOBS_RATE_LIMITED = 'Too many requests, please try again later'
 
@@ -59,6 +58,10 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   const { jobs } = config
   const log = deps.log.child({ capability: 'jobs' })
   const retentionMs = jobs.retentionSeconds * 1000
+  // Every file is opened through /proc/self/fd: without it no job could run, so the start fails instead.
+  if (jobs.root !== undefined) checkProcFd()
+  // Every fs call of the jobs on libuv's threads (walk, root, paced reads) runs here, under jobs.fsTimeoutMs.
+  const lane = new FsLane({ timeoutMs: jobs.fsTimeoutMs })
 
   const created = registry.counter('roomgate_jobs_created_total', 'Cache jobs created')
   const finished = registry.counter('roomgate_jobs_finished_total', 'Cache jobs that ended, by status', ['status'])
@@ -84,8 +87,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
 
   let worker: JobWorker | undefined
   let gauge: NodeJS.Timeout | undefined
-  let rootRetry: NodeJS.Timeout | undefined
-  let closed = false
+  let rootWatch: RootWatch | undefined
   const events = new JobEvents(engine, log, deps.backend, {
     cancel: (id) => worker?.cancel(id),
     created: () => worker?.fill(),
@@ -96,6 +98,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   registerJobRoutes(app, {
     store: engine.jobs,
     root: jobs.root,
+    lane,
     mountPrefixes: jobs.mountPrefixes,
     maxFiles: jobs.maxFiles,
     maxQueued: jobs.maxQueued,
@@ -156,27 +159,11 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     async start() {
       await events.start()
       if (jobs.root === undefined) return
-      const configured = jobs.root
-      // A mount that is not there yet (or lost) must not leave jobs pending
-      // forever: the instance tries again until it can read the root.
-      const attempt = async (): Promise<void> => {
-        if (closed) return
-        try {
-          startWorker(await realpath(configured))
-          if (rootRetry !== undefined) log.info({ root: configured }, 'jobs.root is readable again: this instance runs cache jobs')
-        } catch (err) {
-          if (rootRetry === undefined) {
-            log.error({ root: configured, err: (err as Error).message }, `jobs.root cannot be read: retrying every ${ROOT_RETRY_MS / 1000} s`)
-          }
-          rootRetry = setTimeout(() => void attempt(), ROOT_RETRY_MS)
-          rootRetry.unref()
-        }
-      }
-      await attempt()
+      rootWatch = new RootWatch({ root: jobs.root, lane, log, ready: startWorker })
+      await rootWatch.start()
     },
     async close() {
-      closed = true
-      clearTimeout(rootRetry)
+      rootWatch?.close()
       clearInterval(gauge)
       await worker?.close()
       events.close()
@@ -189,6 +176,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
       events,
       owner: engine.instanceId,
       root,
+      lane,
       concurrency: jobs.concurrency,
       maxRunning: jobs.maxRunning,
       fileThreshold: jobs.progressFileThreshold,
@@ -197,7 +185,9 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
       leaseMs: jobs.leaseSeconds * 1000,
       bandwidth: new Bandwidth(jobs.maxBytesPerSecond),
       // Uncapped reads go to threads; a cap needs the per-chunk pacing of the fs/promises reader.
-      ...(jobs.maxBytesPerSecond === 0 ? { pool: new ReadPool(root, jobs.concurrency * jobs.maxRunning) } : {}),
+      ...(jobs.maxBytesPerSecond === 0
+        ? { pool: new ReadPool({ root, size: jobs.concurrency * jobs.maxRunning, timeoutMs: jobs.fsTimeoutMs }) }
+        : {}),
       log,
       metrics: {
         files: (result) => fileResults.child(result).inc(),

@@ -1,14 +1,16 @@
 /**
  * Reads one file of a job from start to end, which is what warms the cache
- * under it (a LucidLink mount fetches what is read). The path is resolved
- * again at read time and must still be a regular file inside the root: a
- * symlink swapped in after the job was created cannot lead the worker out,
- * and O_NONBLOCK keeps a FIFO from hanging a thread in open().
+ * under it (a LucidLink mount fetches what is read). The file is opened again
+ * at read time from the root, one component at a time and without following
+ * symlinks (under-root.ts), and must be a regular file: a folder swapped for a
+ * symlink after the job was created cannot lead the worker out, and
+ * O_NONBLOCK keeps a FIFO from hanging a thread in open(). Every call runs in
+ * the jobs' FsLane: a stalled mount fails the read with StorageStalled.
  */
-import { constants } from 'node:fs'
-import { open, realpath } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import type { FileHandle } from 'node:fs/promises'
 import type { Bandwidth } from './bandwidth.js'
+import type { FsLane } from './fs-lane.js'
+import { openBelow, openRoot } from './under-root.js'
 
 export class ReadError extends Error {
   override name = 'ReadError'
@@ -17,6 +19,7 @@ export class ReadError extends Error {
 export interface ReadOptions {
   /** The real path of jobs.root. */
   root: string
+  lane: FsLane
   buffer: Buffer
   signal: AbortSignal
   bandwidth: Bandwidth
@@ -24,18 +27,32 @@ export interface ReadOptions {
   onBytes: (n: number) => void
 }
 
-export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
-  const real = await realpath(join(o.root, rel))
-  if (real !== o.root && !real.startsWith(o.root.endsWith(sep) ? o.root : o.root + sep)) {
-    throw new ReadError('the path now leads outside the root')
-  }
-  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK)
+/** Opens `rel` below the real root, a regular file only. */
+async function openFile(lane: FsLane, root: string, rel: string, what: string): Promise<FileHandle> {
+  const dir = await openRoot(lane, root)
+  let handle: FileHandle
   try {
-    if (!(await handle.stat()).isFile()) throw new ReadError('not a regular file')
+    handle = await openBelow(lane, dir, rel, what)
+  } finally {
+    lane.close(dir)
+  }
+  try {
+    if (!(await lane.stat(handle, what)).isFile()) throw new ReadError('not a regular file')
+    return handle
+  } catch (err) {
+    lane.close(handle)
+    throw err
+  }
+}
+
+export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
+  const what = `reading "${rel}"`
+  const handle = await openFile(o.lane, o.root, rel, what)
+  try {
     let total = 0
     for (;;) {
       o.signal.throwIfAborted()
-      const { bytesRead } = await handle.read(o.buffer, 0, o.buffer.length, null)
+      const bytesRead = await o.lane.read(handle, o.buffer, what)
       if (bytesRead === 0) return total
       total += bytesRead
       o.onBytes(bytesRead)
@@ -43,6 +60,6 @@ export async function readWhole(rel: string, o: ReadOptions): Promise<number> {
       await o.bandwidth.take(bytesRead, o.signal)
     }
   } finally {
-    await handle.close()
+    o.lane.close(handle)
   }
 }

@@ -8,6 +8,7 @@ import Type from 'typebox'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { RoomgateError } from '../errors.js'
+import { StorageStalled, type FsLane } from './fs-lane.js'
 import { JOB_ID, type JobStore } from './types.js'
 import { PathError, resolveJobFiles, TooManyFiles } from './walk.js'
 import { jobSchemas } from './schemas.js'
@@ -30,6 +31,8 @@ export interface JobRoutesDeps {
   store: JobStore
   /** jobs.root, or undefined when new jobs are refused. */
   root: string | undefined
+  /** Where the walk's fs calls run, under jobs.fsTimeoutMs. */
+  lane: FsLane
   mountPrefixes: readonly string[]
   maxFiles: number
   maxQueued: number
@@ -65,11 +68,16 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
     try {
       found = await resolveJobFiles(
         { files, directories, recursive: body.recursive ?? true },
-        { root: d.root, mountPrefixes: d.mountPrefixes, maxFiles: d.maxFiles },
+        { root: d.root, lane: d.lane, mountPrefixes: d.mountPrefixes, maxFiles: d.maxFiles },
       )
     } catch (err) {
       if (err instanceof PathError) throw new RoomgateError('bad_request', `Invalid path: ${err.message}`)
       if (err instanceof TooManyFiles) throw new RoomgateError('payload_too_large', `Too many files: a job may hold at most ${err.max}`)
+      // A call that passed jobs.fsTimeoutMs (its path and the deadline are in the message), or a lane full of them.
+      if (err instanceof StorageStalled) {
+        request.log.error({ root: d.root, err: err.message }, 'cache root stalled')
+        throw new RoomgateError('storage_unavailable', err.message)
+      }
       // The root missing, or the mount failing (EIO, ESTALE, ETIMEDOUT…): the storage's trouble, not the client's.
       if ((err as NodeJS.ErrnoException).code !== undefined) {
         request.log.error({ root: d.root, err: (err as Error).message }, 'cache root cannot be read')
@@ -78,11 +86,13 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
       throw err
     }
     if (found.files.length === 0) throw new RoomgateError('not_found', 'No files found')
-    if ((await d.store.queued()) >= d.maxQueued) throw new RoomgateError('queue_full')
+    // The cap is checked inside the store's create: a count here first would let racing requests (and instances) pass it.
     const job = await d.store.create(
       randomUUID(),
       found.files.map((f) => ({ rel: f.rel, size: f.size })),
+      d.maxQueued,
     )
+    if (job === 'full') throw new RoomgateError('queue_full')
     d.created(job.totalFiles)
     request.log.info({ job: job.id, files: job.totalFiles, bytes: job.totalBytes }, 'cache job created')
     void reply.code(201)

@@ -12,6 +12,25 @@ local function int(x) return string.format('%.0f', x) end
 `
 
 /**
+ * KEYS[1] job hash   KEYS[2] files list   KEYS[3] rg:jobs   KEYS[4] rg:jobs:queue
+ * ARGV[1] id   ARGV[2] most jobs pending or running ('' = no cap)   then the hash's fields and values (createdAt is set here)
+ * Creates the job unless the queue already holds ARGV[2] jobs. The count and the
+ * insert are one step: instances creating at once can never pass the cap together.
+ * Returns createdAt (Redis' clock, ms), or false when the queue is full (the files list is then deleted).
+ */
+export const CREATE_LUA = `${NOW}
+if ARGV[2] ~= '' and redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  return false
+end
+redis.call('PERSIST', KEYS[2])
+redis.call('HSET', KEYS[1], 'createdAt', int(now), unpack(ARGV, 3))
+redis.call('ZADD', KEYS[3], int(now), ARGV[1])
+redis.call('ZADD', KEYS[4], int(now), ARGV[1])
+return now
+`
+
+/**
  * KEYS[1] rg:jobs:queue   ARGV[1] job key prefix   ARGV[2] owner   ARGV[3] lease ms
  * Claims the job with the lowest claim time that has come (oldest pending, or a
  * running job whose lease ended). Returns its id, or false.

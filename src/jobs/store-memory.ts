@@ -16,8 +16,10 @@ export class MemoryJobStore implements JobStore {
   /** Insertion order is creation order. */
   private readonly jobs = new Map<string, Held>()
 
-  async create(id: string, files: readonly JobFile[]): Promise<JobRecord> {
+  async create(id: string, files: readonly JobFile[], maxQueued = Infinity): Promise<JobRecord | 'full'> {
     this.prune()
+    // Counted and inserted in one synchronous step: creates racing on the event loop cannot pass the cap.
+    if (this.countQueued() >= maxQueued) return 'full'
     const job = newJob(id, files, Date.now())
     this.jobs.set(id, { job, files: [...files], done: new Uint8Array(Math.ceil(files.length / 8)), leaseUntil: 0, expiresAt: Infinity })
     return copy(job)
@@ -111,6 +113,10 @@ export class MemoryJobStore implements JobStore {
   }
 
   async queued(): Promise<number> {
+    return this.countQueued()
+  }
+
+  private countQueued(): number {
     let n = 0
     for (const { job } of this.jobs.values()) if (job.status === 'pending' || job.status === 'running') n++
     return n

@@ -2,13 +2,14 @@
  * Jobs in Redis: they survive restarts, and any instance can resume a job whose
  * instance died. Keys (see engine/keys.ts): `rg:job:{id}` hash,
  * `rg:job:{id}:files` list of `size\trel`, `rg:job:{id}:done` bitmap,
- * `rg:jobs` (listing) and `rg:jobs:queue` (claims). Every change of state is
- * one Lua script or one MULTI; a finished job keeps only its hash, with a TTL.
+ * `rg:jobs` (listing) and `rg:jobs:queue` (claims; its size is what
+ * `jobs.maxQueued` caps). Every change of state is one Lua script or one MULTI;
+ * a finished job keeps only its hash, with a TTL.
  */
 import type { Redis } from 'ioredis'
 import { keys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
-import { CLAIM_LUA, END_LUA, PROGRESS_LUA, RELEASE_LUA } from './store-lua.js'
+import { CLAIM_LUA, CREATE_LUA, END_LUA, PROGRESS_LUA, RELEASE_LUA } from './store-lua.js'
 import { newJob, type CancelResult, type FileResult, type JobFile, type JobRecord, type JobStatus, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
 
 /** Files per RPUSH while creating a job. */
@@ -43,6 +44,7 @@ function parse(id: string, h: Record<string, string>): JobRecord | undefined {
 }
 
 export class RedisJobStore implements JobStore {
+  private readonly createScript
   private readonly claimScript
   private readonly progressScript
   private readonly endScript
@@ -50,48 +52,39 @@ export class RedisJobStore implements JobStore {
   private sweepFrom = 0
 
   constructor(private readonly redis: Redis) {
+    this.createScript = defineScript<number | null>(redis, 'rgJobCreate', CREATE_LUA, 4)
     this.claimScript = defineScript<string | null>(redis, 'rgJobClaim', CLAIM_LUA, 1)
     this.progressScript = defineScript<number>(redis, 'rgJobProgress', PROGRESS_LUA, 3)
     this.endScript = defineScript<string | null>(redis, 'rgJobEnd', END_LUA, 4)
     this.releaseScript = defineScript<number>(redis, 'rgJobRelease', RELEASE_LUA, 2)
   }
 
-  async create(id: string, files: readonly JobFile[]): Promise<JobRecord> {
-    const [seconds, micros] = await this.redis.time()
-    const createdAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+  async create(id: string, files: readonly JobFile[], maxQueued?: number): Promise<JobRecord | 'full'> {
     const filesKey = keys.jobFiles(id)
-    // The list first, with a TTL; the job appears (and the list is kept) in one MULTI.
+    // The list first, with a TTL; the script makes the job appear (and keeps the list), or drops the list when full.
     for (let i = 0; i < files.length; i += PUSH_BATCH) {
       const batch = files.slice(i, i + PUSH_BATCH).map((f) => `${f.size}\t${f.rel}`)
       await this.redis.multi().rpush(filesKey, ...batch).pexpire(filesKey, ORPHAN_FILES_TTL_MS).exec()
     }
-    const job = newJob(id, files, createdAt)
-    const fields: Record<string, string> = {
-      status: job.status,
-      createdAt: String(createdAt),
-      startedAt: '',
-      completedAt: '',
-      error: '',
-      totalFiles: String(job.totalFiles),
-      totalBytes: String(job.totalBytes),
-      completedFiles: '0',
-      completedBytes: '0',
-      failedFiles: '0',
-      throughputBps: '',
-      throughputAt: '',
-      owner: '',
-    }
-    const result = await this.redis
-      .multi()
-      .persist(filesKey)
-      .hset(keys.job(id), fields)
-      .zadd(keys.jobs, createdAt, id)
-      .zadd(keys.jobQueue, createdAt, id)
-      .exec()
-    const failed = result?.find(([err]) => err)
-    if (!result || failed) throw failed?.[0] ?? new Error('job creation was not applied')
+    const job = newJob(id, files, 0)
+    const fields = [
+      'status', job.status,
+      'startedAt', '',
+      'completedAt', '',
+      'error', '',
+      'totalFiles', String(job.totalFiles),
+      'totalBytes', String(job.totalBytes),
+      'completedFiles', '0',
+      'completedBytes', '0',
+      'failedFiles', '0',
+      'throughputBps', '',
+      'throughputAt', '',
+      'owner', '',
+    ]
+    const createdAt = await this.createScript(keys.job(id), filesKey, keys.jobs, keys.jobQueue, id, maxQueued ?? '', ...fields)
+    if (createdAt === null) return 'full'
     await this.sweep().catch(() => undefined)
-    return job
+    return { ...job, createdAt }
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

@@ -59,7 +59,13 @@ export interface CancelResult {
 }
 
 export interface JobStore {
-  create(id: string, files: readonly JobFile[]): Promise<JobRecord>
+  /**
+   * Creates a pending job, unless `maxQueued` jobs are already pending or
+   * running cluster-wide: then nothing is created and the answer is `full`.
+   * The count and the insert are one atomic step, so creates racing on any
+   * number of instances never pass the cap. Without `maxQueued`: no cap.
+   */
+  create(id: string, files: readonly JobFile[], maxQueued?: number): Promise<JobRecord | 'full'>
   get(id: string): Promise<JobRecord | undefined>
   /** Newest first. */
   list(limit: number): Promise<JobRecord[]>
@@ -89,7 +95,7 @@ export interface JobStore {
   finish(id: string, owner: string, status: 'completed' | 'failed', error: string | null, retentionMs: number): Promise<boolean>
   /** Gives a running job back (graceful shutdown): another instance may claim it at once. */
   release(id: string, owner: string): Promise<void>
-  /** Jobs pending or running, cluster-wide. */
+  /** Jobs pending or running, cluster-wide (what `maxQueued` counts). */
   queued(): Promise<number>
 }
 

@@ -1,11 +1,14 @@
 /**
  * The cache-warming worker of one instance. It claims jobs from the store
- * (the oldest pending one, or one whose instance died), reads every file not
- * yet done, `concurrency` at a time, and writes progress after
- * `progressFileThreshold` files or `progressTimeThresholdMs`, whichever comes
- * first; each write also renews the job's lease. A cancel (from any instance,
- * over the bus) or a lost lease stops the reads at once. On shutdown the
- * results so far are written and the job is released for another instance.
+ * (the oldest pending one, or one whose instance died) and runs them (run.ts:
+ * every file not yet done is read, progress is written as it goes and renews
+ * the job's lease). A cancel (from any instance, over the bus) or a lost lease
+ * stops the reads at once. On shutdown the results so far are written and the
+ * job is released for another instance. A job whose storage stops answering
+ * fails with the reason; while the storage is stalled (every read thread, or
+ * every slot of the fs lane, stuck in a call) no job is claimed here, so jobs
+ * wait `pending`, for this instance or another, instead of failing one after
+ * the other.
  *
  * Each run claims under its own token (instance id and a sequence number), so
  * a run that lost its lease learns it even when its own instance claimed the
@@ -15,55 +18,21 @@
  * result in the store.
  */
 import type { Logger } from '../log.js'
-import type { Bandwidth } from './bandwidth.js'
-import type { JobEvents, FileEvent } from './events.js'
 import { Meter } from './meter.js'
-import { PoolClosed, type ReadPool } from './read-pool.js'
-import { readWhole } from './reader.js'
-import { isDone, type FileResult, type JobRecord, type JobStore } from './types.js'
+import { Run, Stop, type RunOptions } from './run.js'
+import type { JobRecord } from './types.js'
 
 /** How often an idle worker looks for work (a new job also nudges it over the bus). */
 const POLL_MS = 1_000
-/** Files fetched from the store at a time. */
-const PAGE = 1_000
-/** Per-file events are published in batches at most this far apart. */
-const FILE_EVENTS_MS = 100
-const CHUNK_BYTES = 1024 * 1024
 /** Passes over a job's files before giving up on results that could not be written (the lease then runs out). */
 const MAX_PASSES = 3
 /** How long close() waits for runs to write and hand over their jobs (a stalled mount may never answer). */
 const CLOSE_TIMEOUT_MS = 5_000
 
-export interface WorkerMetrics {
-  files(result: 'completed' | 'failed'): void
-  bytes(n: number): void
-  finished(status: string): void
-}
-
-export interface WorkerOptions {
-  store: JobStore
-  events: JobEvents
-  owner: string
-  /** Real path of jobs.root. */
-  root: string
-  concurrency: number
+export interface WorkerOptions extends RunOptions {
   maxRunning: number
-  fileThreshold: number
-  timeThresholdMs: number
   retentionMs: number
-  /** A claimed job is lost if its instance writes nothing for this long. */
-  leaseMs: number
-  bandwidth: Bandwidth
-  /** Read threads (uncapped reads); without it files are read with fs/promises under the bandwidth cap. */
-  pool?: ReadPool
-  metrics: WorkerMetrics
   log: Logger
-}
-
-class Stop extends Error {
-  constructor(readonly why: 'cancelled' | 'lost' | 'shutdown') {
-    super(why)
-  }
 }
 
 export class JobWorker {
@@ -90,7 +59,7 @@ export class JobWorker {
 
   /** Claims jobs while there is room. */
   fill(): void {
-    if (this.filling || this.closed) return
+    if (this.filling || this.closed || this.storageStalled) return
     this.filling = true
     void this.claimWhileRoom().finally(() => {
       this.filling = false
@@ -116,8 +85,12 @@ export class JobWorker {
     return this.running.size
   }
 
+  private get storageStalled(): boolean {
+    return this.o.lane.stalled || this.o.pool?.stalled === true
+  }
+
   private async claimWhileRoom(): Promise<void> {
-    while (!this.closed && this.running.size < this.o.maxRunning) {
+    while (!this.closed && !this.storageStalled && this.running.size < this.o.maxRunning) {
       let job: JobRecord | undefined
       const token = `${this.o.owner}/${++this.runs}`
       try {
@@ -162,10 +135,7 @@ export class JobWorker {
       const failed = now.failedFiles
       const status = failed > 0 && now.completedFiles === 0 ? 'failed' : 'completed'
       const error = failed > 0 ? `${failed} of ${now.totalFiles} files could not be read` : null
-      if (await store.finish(job.id, owner, status, error, this.o.retentionMs)) {
-        this.o.metrics.finished(status)
-        const final = await store.get(job.id)
-        if (final) events.progress(final)
+      if (await this.end(job.id, owner, status, error)) {
         jlog.info({ status, completed: now.completedFiles, failed, bytes: now.completedBytes }, 'job finished')
       }
     } catch (err) {
@@ -174,6 +144,11 @@ export class JobWorker {
         await run.flush(true).catch(() => undefined)
         await store.release(job.id, owner).catch(() => undefined)
         jlog.info('job released for another instance (shutting down)')
+      } else if (why === 'stalled') {
+        // The results so far are kept; the job fails with the call, the file and the deadline.
+        const reason = (ctl.signal.reason as Stop).message
+        await run.flush(true).catch(() => undefined)
+        if (await this.end(job.id, owner, 'failed', reason).catch(() => false)) jlog.warn({ err: reason }, 'job failed: the storage stopped answering')
       } else if (why) {
         jlog.info({ why }, 'job stopped')
       } else {
@@ -185,184 +160,14 @@ export class JobWorker {
       run.close()
     }
   }
-}
 
-/** One job's run on this instance. */
-class Run {
-  /** When a progress write last succeeded (performance.now()). */
-  private lastSuccess = performance.now()
-  private results: FileResult[] = []
-  private fileEvents: FileEvent[] = []
-  private readonly meter = new Meter()
-  private lastWrite = performance.now()
-  /** Bytes read since the last write: a long file still reports its throughput. */
-  private unreported = 0
-  private writing: Promise<void> = Promise.resolve()
-  private readonly timer: NodeJS.Timeout
-  private readonly eventsTimer: NodeJS.Timeout
-  private readonly buffers: Buffer[] = []
-
-  constructor(
-    private readonly job: JobRecord,
-    private readonly owner: string,
-    private readonly ctl: AbortController,
-    private readonly o: WorkerOptions,
-    private readonly instanceMeter: Meter,
-    private readonly log: Logger,
-  ) {
-    // Written after timeThresholdMs with results, and at least every third of the lease (renewal).
-    const tick = Math.min(o.timeThresholdMs, o.leaseMs / 3)
-    this.timer = setInterval(() => {
-      // Nothing written for a whole lease: another instance may have the job by now.
-      if (performance.now() - this.lastSuccess > o.leaseMs) {
-        this.log.warn('progress could not be written for a whole lease: stopping here')
-        ctl.abort(new Stop('lost'))
-        return
-      }
-      const since = performance.now() - this.lastWrite
-      const news = this.results.length > 0 || this.unreported > 0
-      if ((news && since >= o.timeThresholdMs) || since >= o.leaseMs / 3) void this.flush(false).catch(() => undefined)
-    }, Math.max(10, tick / 2))
-    this.eventsTimer = setInterval(() => this.publishFiles(), FILE_EVENTS_MS)
-  }
-
-  close(): void {
-    clearInterval(this.timer)
-    clearInterval(this.eventsTimer)
-    this.publishFiles()
-  }
-
-  /** True when every file has a result in the store. */
-  async complete(): Promise<boolean> {
-    const done = await this.o.store.done(this.job.id)
-    for (let i = 0; i < this.job.totalFiles; i++) if (!isDone(done, i)) return false
+  /** Ends the owner's running job and tells watchers; false when it was cancelled or taken meanwhile. */
+  private async end(id: string, owner: string, status: 'completed' | 'failed', error: string | null): Promise<boolean> {
+    if (!(await this.o.store.finish(id, owner, status, error, this.o.retentionMs))) return false
+    this.o.metrics.finished(status)
+    const final = await this.o.store.get(id)
+    if (final) this.o.events.progress(final)
     return true
   }
-
-  /** Reads every file without a result yet. An abort ends it at once, even with reads that never return. */
-  async readAll(): Promise<void> {
-    const { store, concurrency } = this.o
-    const { signal } = this.ctl
-    const done = await store.done(this.job.id)
-    let inFlight = 0
-    let wake: (() => void) | undefined
-    const settled = () => {
-      inFlight--
-      wake?.()
-    }
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason as Error)
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })
-    })
-    aborted.catch(() => undefined)
-    const settle = () => Promise.race([new Promise<void>((r) => (wake = r)), aborted])
-    const slot = async () => {
-      while (inFlight >= concurrency) await settle()
-    }
-    for (let start = 0; start < this.job.totalFiles; start += PAGE) {
-      const page = await store.files(this.job.id, start, PAGE)
-      for (let j = 0; j < page.length; j++) {
-        const index = start + j
-        if (isDone(done, index)) continue
-        await slot()
-        signal.throwIfAborted()
-        inFlight++
-        void this.readOne(index, page[j]!).finally(settled)
-      }
-    }
-    while (inFlight > 0) await settle()
-    signal.throwIfAborted()
-  }
-
-  /** Writes the results so far (and renews the lease); one write at a time. */
-  flush(force: boolean): Promise<void> {
-    const next = this.writing.then(async () => {
-      const news = this.results.length > 0 || this.unreported > 0
-      if (!force && !news && performance.now() - this.lastWrite < this.o.leaseMs / 3) return
-      const results = this.results
-      this.results = []
-      this.unreported = 0
-      this.lastWrite = performance.now()
-      const now = Date.now()
-      let verdict
-      try {
-        verdict = await this.o.store.progress(this.job.id, this.owner, this.o.leaseMs, results, { bps: this.meter.rate(now), at: now })
-      } catch (err) {
-        // Kept for the next write: a result is written once, however often it is sent.
-        this.results = results.concat(this.results)
-        throw err
-      }
-      this.lastSuccess = performance.now()
-      if (verdict === 'lost') {
-        this.ctl.abort(new Stop('lost'))
-        return
-      }
-      this.o.events.rate(this.o.owner, this.instanceMeter.rate(now), now)
-      const job = await this.o.store.get(this.job.id)
-      if (job) this.o.events.progress(job)
-    })
-    this.writing = next.catch(() => undefined)
-    return next
-  }
-
-  private async readOne(index: number, file: { rel: string; size: number }): Promise<void> {
-    const { signal } = this.ctl
-    const onBytes = (n: number) => {
-      this.unreported += n
-      this.meter.add(n)
-      this.instanceMeter.add(n)
-      this.o.metrics.bytes(n)
-    }
-    const { pool } = this.o
-    const buffer = pool ? undefined : (this.buffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES))
-    let result: FileResult
-    let error: string | undefined
-    try {
-      const bytes = pool
-        ? await pool.read(file.rel, signal, onBytes)
-        : await readWhole(file.rel, { root: this.o.root, buffer: buffer!, signal, bandwidth: this.o.bandwidth, onBytes })
-      result = { index, ok: true, bytes }
-    } catch (err) {
-      // Not a result: the file is read again when the job resumes.
-      if (signal.aborted || err instanceof PoolClosed) return
-      error = describe(err)
-      result = { index, ok: false, bytes: 0 }
-      this.log.debug({ file: file.rel, err: error }, 'file could not be read')
-    } finally {
-      if (buffer) this.buffers.push(buffer)
-    }
-    this.o.metrics.files(result.ok ? 'completed' : 'failed')
-    this.results.push(result)
-    this.fileEvents.push({
-      job_id: this.job.id,
-      index,
-      path: file.rel,
-      size: file.size,
-      status: result.ok ? 'completed' : 'failed',
-      ...(error ? { error } : {}),
-    })
-    if (this.results.length >= this.o.fileThreshold) void this.flush(false).catch(() => undefined)
-  }
-
-  private publishFiles(): void {
-    if (this.fileEvents.length === 0) return
-    this.o.events.files(this.fileEvents)
-    this.fileEvents = []
-  }
 }
 
-/** A reason a client may see: the error code and what it means, never a stack. */
-function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException
-  const reasons: Record<string, string> = {
-    ENOENT: 'file no longer exists',
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    EISDIR: 'is a directory',
-    EIO: 'input/output error',
-    ELOOP: 'too many symbolic links',
-  }
-  if (e.code && reasons[e.code]) return reasons[e.code]!
-  if (e.name === 'ReadError') return e.message
-  return e.code ?? 'read failed'
-}

@@ -129,6 +129,42 @@ export function jobsContract(name: string, create: () => Promise<Fixture>): void
       expect((await s.list(100)).map((j) => j.id)).not.toContain(id)
     }))
 
+    // Issue 11: the route counted the queue, then created: racing requests (on two instances) passed jobs.maxQueued.
+    it('caps jobs pending or running at maxQueued: racing creates, from two store instances too, make exactly that many', async () => {
+      const a = await create()
+      const b = await create()
+      try {
+        // Two instances share the queue when the store is shared (Redis); the memory store is one per process.
+        const probe = randomUUID()
+        await a.store.create(probe, files(1))
+        const stores = (await b.store.get(probe)) ? [a.store, b.store] : [a.store]
+        const other = stores[stores.length - 1]!
+        await a.store.cancel(probe, DAY)
+
+        const cap = 5
+        const racers = 16
+        const results = await Promise.all(
+          Array.from({ length: racers }, (_, i) => stores[i % stores.length]!.create(randomUUID(), files(3), cap)),
+        )
+        const created = results.filter((r) => r !== 'full')
+        expect(created).toHaveLength(cap)
+        expect(results.filter((r) => r === 'full')).toHaveLength(racers - cap)
+        expect(await a.store.queued()).toBe(cap)
+        // A refused job left nothing behind, and a finished job frees its place.
+        const refusedId = randomUUID()
+        expect(await other.create(refusedId, files(2), cap)).toBe('full')
+        expect(await a.store.get(refusedId)).toBeUndefined()
+        expect(await a.store.files(refusedId, 0, 10)).toEqual([])
+        const first = created[0]!
+        expect(await a.store.cancel(first.id, DAY)).toMatchObject({ changed: true })
+        expect(await other.create(randomUUID(), files(2), cap)).toMatchObject({ status: 'pending', totalFiles: 2 })
+        expect(await a.store.create(randomUUID(), files(2), cap)).toBe('full')
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    })
+
     it('two claimers racing never take one job twice', withStore(async (s) => {
       const ids: string[] = Array.from({ length: 20 }, () => randomUUID())
       for (const id of ids) await s.create(id, files(1))

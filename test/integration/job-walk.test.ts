@@ -1,19 +1,20 @@
 /**
- * resolveJobFiles against a real tree in a temp dir: symlinks that escape the
- * root (as inputs and inside walked directories), loops, a FIFO, duplicates
- * reached several ways, limits and cancellation. The tests run as root in CI,
- * where chmod cannot deny anything, so an unreadable directory is simulated by
- * making `readdir` fail with EACCES for chosen paths; every other fs call is
- * the real one.
+ * resolveJobFiles against a real tree in a temp dir: symlinks (not followed:
+ * inputs through them are missing, or refused when they lead outside; those
+ * met in folders are skipped), a FIFO, duplicates reached several ways,
+ * limits and cancellation. The tests run as root in CI, where chmod cannot
+ * deny anything, so an unreadable directory is simulated by making `readdir`
+ * fail with EACCES for chosen folders; every other fs call is the real one.
  */
 import { execFileSync } from 'node:child_process'
-import type { PathLike } from 'node:fs'
+import { readlinkSync, type PathLike } from 'node:fs'
 import type * as FsPromises from 'node:fs/promises'
-import { mkdir, mkdtemp, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FsLane } from '../../src/jobs/fs-lane.js'
 import { PathError, TooManyFiles, resolveJobFiles } from '../../src/jobs/walk.js'
 import type { ResolveOptions, ResolveRequest, Resolved } from '../../src/jobs/walk.js'
 
@@ -26,7 +27,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof FsPromises>()
   const realReaddir = real.readdir as (p: PathLike, o?: unknown) => Promise<unknown>
   const readdir = (async (p: PathLike, o?: unknown) => {
-    if (denied.has(String(p))) {
+    // The walk lists folders from their descriptors (/proc/self/fd/<fd>): the link names the folder.
+    const folder = String(p).startsWith('/proc/self/fd/') ? readlinkSync(String(p)) : String(p)
+    if (denied.has(folder)) {
       throw Object.assign(new Error(`EACCES: permission denied, scandir '${String(p)}'`), { code: 'EACCES' })
     }
     return realReaddir(p, o)
@@ -76,6 +79,9 @@ beforeAll(async () => {
     await symlink(target, path.join(realRoot, at))
   }
   execFileSync('mkfifo', [path.join(realRoot, '00_Media', 'fifo')])
+  // A second name of 00_Media/video.mp4: the same file.
+  await mkdir(path.join(realRoot, 'hard'))
+  await link(path.join(realRoot, '00_Media/video.mp4'), path.join(realRoot, 'hard/copy.mp4'))
   await symlink(realRoot, root)
 })
 
@@ -86,7 +92,7 @@ afterAll(async () => {
 beforeEach(() => denied.clear())
 
 function opts(extra: Partial<ResolveOptions> = {}): ResolveOptions {
-  return { root, mountPrefixes: SEED_PREFIXES, maxFiles: 1000, ...extra }
+  return { root, lane: new FsLane({ timeoutMs: 30_000 }), mountPrefixes: SEED_PREFIXES, maxFiles: 1000, ...extra }
 }
 
 function req(r: Partial<ResolveRequest>): ResolveRequest {
@@ -128,7 +134,7 @@ describe('resolveJobFiles: inputs', () => {
     expect(r.totalBytes).toBe(10)
   })
 
-  it('walks a directory recursively, sorted by name, skipping escapes, loops, dangling links and the FIFO', async () => {
+  it('walks a directory recursively, sorted by name, skipping every symlink (inside the root too) and the FIFO', async () => {
     const r = await resolveJobFiles(req({ directories: ['00_Media'] }), opts())
     expect(rels(r)).toEqual([
       '00_Media/Farm/ProRes422/Farm00103.mov',
@@ -151,13 +157,13 @@ describe('resolveJobFiles: inputs', () => {
     expect(rels(r)).toEqual(['00_Media/Farm/ProRes422/Farm00103.mov', '00_Media/Farm/ProRes422/Farm00104.mov', '00_Media/Farm/notes.txt'])
   })
 
-  it('counts a file once when reached as a file, through a symlink and inside a directory', async () => {
+  it('counts a file once when reached by several inputs and names (a hard link)', async () => {
     const r = await resolveJobFiles(
-      req({ files: ['00_Media/link-to-video', '00_Media/video.mp4'], directories: ['00_Media/link-to-farm', '00_Media', '00_Media/Farm'] }),
+      req({ files: ['hard/copy.mp4', '00_Media/video.mp4'], directories: ['00_Media', '00_Media/Farm', 'hard'] }),
       opts(),
     )
     expect(rels(r)).toEqual([
-      '00_Media/video.mp4',
+      'hard/copy.mp4',
       '00_Media/Farm/ProRes422/Farm00103.mov',
       '00_Media/Farm/ProRes422/Farm00104.mov',
       '00_Media/Farm/notes.txt',
@@ -166,16 +172,23 @@ describe('resolveJobFiles: inputs', () => {
     expect(r.missing).toEqual([])
   })
 
+  it('does not follow a symlink inside the root: an input that is one, or goes through one, is missing', async () => {
+    const inputs = ['00_Media/link-to-video', '00_Media/link-to-farm', '00_Media/link-to-farm/notes.txt', '00_Media/loop/video.mp4']
+    const r = await resolveJobFiles(req({ files: inputs, directories: ['00_Media/Farm/ProRes422'] }), opts())
+    expect(rels(r)).toEqual(['00_Media/Farm/ProRes422/Farm00103.mov', '00_Media/Farm/ProRes422/Farm00104.mov'])
+    expect(r.missing).toEqual(inputs)
+  })
+
   it('the root itself, as "." or a bare prefix, is the whole tree', async () => {
     const r = await resolveJobFiles(req({ directories: ['.', 'C:\\dmpfs\\tc-east-1'] }), opts())
     expect(new Set(rels(r))).toEqual(new Set(Object.keys(SIZES)))
     expect(r.totalBytes).toBe(Object.values(SIZES).reduce((a, b) => a + b, 0))
   })
 
-  it('terminates on a directory cycle and still finds what is in it', async () => {
+  it('does not walk into a symlink back up the tree (no cycle), and finds what is in the folders', async () => {
     const r = await resolveJobFiles(req({ directories: ['cycle', 'cycle/a/b/back/a/b/back/a'] }), opts())
     expect(rels(r)).toEqual(['cycle/a/deep.bin'])
-    expect(r.missing).toEqual([])
+    expect(r.missing).toEqual(['cycle/a/b/back/a/b/back/a'])
   })
 })
 
@@ -250,12 +263,12 @@ describe('resolveJobFiles: property', () => {
   // most inputs are plausible, some are hostile, all are spelled several ways.
   const PLACES = [
     '', '00_Media', '00_Media/Farm', '00_Media/link-to-farm', '00_Media/loop/loop', '00_Media/escape-dir', '00_Media/link-to-video',
-    'cycle/a/b/back', 'top-escape', 'restricted',
+    'cycle/a/b/back', 'top-escape', 'restricted', 'hard',
   ]
   const NAMES = [
     '00_Media', 'Farm', 'ProRes422', 'Farm00103.mov', 'video.mp4', 'notes.txt', 'empty', 'link-to-farm', 'link-to-video',
     'escape-dir', 'escape-file', 'top-escape', 'loop', 'selfloop', 'dangling', 'fifo', 'secret.txt', 'outside', 'root', 'a', 'b',
-    'back', '.', '', 'nope',
+    'back', '.', '', 'nope', 'copy.mp4',
   ]
   const HOSTILE = ['..', 'C:', '/', '\\', '\u0000']
 
@@ -293,14 +306,17 @@ describe('resolveJobFiles: property', () => {
           return
         }
         let total = 0
+        const inodes = new Set<bigint>()
         for (const f of result.files) {
           expect(await realpath(f.path)).toBe(f.path)
           expect(f.path.startsWith(realRoot + path.sep)).toBe(true)
           expect(path.join(realRoot, f.rel)).toBe(f.path)
-          expect((await stat(f.path)).size).toBe(f.size)
+          const st = await stat(f.path, { bigint: true })
+          expect(Number(st.size)).toBe(f.size)
+          inodes.add(st.ino)
           total += f.size
         }
-        expect(new Set(result.files.map((f) => f.path)).size).toBe(result.files.length)
+        expect(inodes.size).toBe(result.files.length)
         expect(result.totalBytes).toBe(total)
       }),
       { numRuns: 200 },

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryEngine } from '../../src/engine/memory.js'
 import { Bandwidth } from '../../src/jobs/bandwidth.js'
 import { JobEvents } from '../../src/jobs/events.js'
+import { FsLane } from '../../src/jobs/fs-lane.js'
 import { ReadPool } from '../../src/jobs/read-pool.js'
 import { MemoryJobStore } from '../../src/jobs/store-memory.js'
 import type { JobStore } from '../../src/jobs/types.js'
@@ -57,6 +58,7 @@ function worker(store: JobStore, o: Partial<WorkerOptions> = {}): JobWorker {
     events,
     owner: 'instance-a',
     root: realpathSync(root.dir),
+    lane: new FsLane({ timeoutMs: 30_000 }),
     concurrency: 2,
     maxRunning: 1,
     fileThreshold: 1,
@@ -100,7 +102,7 @@ describe('cache worker under faults', () => {
   it('does not start a job claimed while it closes, and leaves it claimable', async () => {
     const store = new MemoryJobStore()
     const id = await job(store, 5)
-    const w = worker(store, { pool: new ReadPool(realpathSync(root.dir), 2) })
+    const w = worker(store, { pool: new ReadPool({ root: realpathSync(root.dir), size: 2, timeoutMs: 30_000 }) })
     w.start()
     await w.close()
     const after = (await store.get(id))!

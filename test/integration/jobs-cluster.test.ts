@@ -3,7 +3,8 @@
  * middle of a run, resumed by a live instance without counting a file twice),
  * a graceful stop hands the job over at once, two instances never run one
  * job, a cancel reaches the instance running the job, events reach watchers
- * on other instances, and the per-key limit is shared.
+ * on other instances, the per-key limit is shared, and so is the cap on
+ * queued jobs.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -122,6 +123,21 @@ describe('cache jobs on Redis', () => {
     const after = await read()
     await sleep(800)
     expect(await read()).toBe(after)
+  })
+
+  // Issue 11: each request counted the queue, then created, so instances answering at once passed the cap together.
+  it('creates exactly jobs.maxQueued jobs when two instances are asked at once, and answers the rest 503 queue_full', async () => {
+    await root.file('q/big.bin', 5_000_000)
+    // Slow reads: the jobs stay pending or running, so all of them count against the cap.
+    const jobs = { maxQueued: 3, maxBytesPerSecond: 100_000 }
+    const a = await startGate(settings(jobs))
+    const b = await startGate(settings(jobs))
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => jobsApi(i % 2 ? a.url : b.url).create({ directories: ['q'] })))
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(3)
+    const refused = answers.filter((r) => r.status !== 201)
+    expect(refused).toHaveLength(7)
+    for (const r of refused) expect(r).toMatchObject({ status: 503, body: { success: false, code: 'queue_full' } })
+    expect((await jobsApi(a.url).list()).body.total).toBe(3)
   })
 
   it('shares the per-key read limit between instances', async () => {

@@ -11,7 +11,7 @@ let root: TempRoot
 let pool: ReadPool
 beforeEach(async () => {
   root = await tempRoot()
-  pool = new ReadPool(realpathSync(root.dir), 2, 64 * 1024)
+  pool = new ReadPool({ root: realpathSync(root.dir), size: 2, timeoutMs: 30_000, chunk: 64 * 1024 })
 })
 afterEach(async () => {
   await pool.close()
@@ -30,10 +30,16 @@ describe('ReadPool', () => {
     expect(reported).toBe(sizes.reduce((a, b) => a + b))
   })
 
-  it('fails like fs does, and refuses what is not a regular file inside the root', async () => {
+  it('fails like fs does, and refuses what is not a regular file inside the root, or a path through a symlink', async () => {
     await expect(pool.read('missing', never, () => {})).rejects.toMatchObject({ code: 'ENOENT' })
     await symlink('/etc/hostname', join(root.dir, 'out'))
-    await expect(pool.read('out', never, () => {})).rejects.toMatchObject({ name: 'ReadError', message: 'the path now leads outside the root' })
+    await expect(pool.read('out', never, () => {})).rejects.toMatchObject({ code: 'ELOOP' })
+    await root.file('real/in.bin', 3)
+    await symlink('real', join(root.dir, 'linked'))
+    await symlink('in.bin', join(root.dir, 'real', 'alias.bin'))
+    await expect(pool.read('linked/in.bin', never, () => {})).rejects.toMatchObject({ code: 'ENOTDIR' })
+    await expect(pool.read('real/alias.bin', never, () => {})).rejects.toMatchObject({ code: 'ELOOP' })
+    expect(await pool.read('real/in.bin', never, () => {})).toBe(3)
     execFileSync('mkfifo', [join(root.dir, 'fifo')])
     await expect(pool.read('fifo', never, () => {})).rejects.toMatchObject({ name: 'ReadError', message: 'not a regular file' })
     await root.file('ok', 10)
