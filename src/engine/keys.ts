@@ -40,8 +40,12 @@ export const keys = {
   jobs: `${PREFIX}jobs`,
   /** Sorted set id → when it may be claimed (pending: created; running: lease end). */
   jobQueue: `${PREFIX}jobs:queue`,
-  /** Hash {statuses, fetchedAt, version}: a status source's last answer (see status/cache-redis.ts). */
-  status: (slug: string) => `${PREFIX}status:${slug}`,
+  /** Hash {version, fetchedAt}: a status source's last answer (see status/cache-lua.ts). The slug is a hash tag: its keys share a slot. */
+  status: (slug: string) => `${PREFIX}status:{${slug}}`,
+  /** Hash unit → standard status: the statuses of that answer. */
+  statusUnits: (slug: string) => `${PREFIX}status:{${slug}}:units`,
+  /** List of `version\nJSON changes`, newest first: the last versions' changes. */
+  statusLog: (slug: string) => `${PREFIX}status:{${slug}}:log`,
   /** A background loop's leader: the holder's instance id, with a TTL. */
   lease: (name: string) => `${PREFIX}lease:${name}`,
 }

@@ -8,9 +8,9 @@ export class MemoryStatusCache implements StatusCacheStore {
     return this.snapshots.get(slug)
   }
 
-  async put(slug: string, expected: number, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult> {
+  async put(slug: string, previous: StatusSnapshot | undefined, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult> {
     const current = this.snapshots.get(slug)
-    if ((current?.version ?? 0) !== expected) return { ok: false, current }
+    if ((current?.version ?? 0) !== (previous?.version ?? 0)) return { ok: false, current }
     // A new snapshot starts at the clock in ms, as in Redis (see cache-redis.ts).
     const version = current ? current.version + (bump ? 1 : 0) : Date.now()
     const snapshot = { statuses, fetchedAt, version }

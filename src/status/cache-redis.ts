@@ -1,66 +1,89 @@
 /**
- * Status snapshots in Redis: `rg:status:{slug}`, a hash {statuses (JSON),
- * fetchedAt, version}, written by one compare-and-set script.
+ * Status snapshots in Redis, stored so that a change costs what changed: the
+ * units in a hash, and each new version's changes in a short log (see
+ * cache-lua.ts). A write sends the units that changed (all of them only for a
+ * slug's first write); an instance that holds an older version reads the log
+ * entries it missed and applies them, and reads every unit only when it is
+ * further behind than the log reaches, or a change was too big to log.
  */
 import type { Redis } from 'ioredis'
 import { keys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
+import { PUT_LUA, READ_LUA } from './cache-lua.js'
 import { SNAPSHOT_TTL_MS, type PutResult, type StatusCacheStore, type StatusSnapshot } from './types.js'
+import { applyChanges, changeCount, changesBetween, sortedStatuses, type StatusChanges, type Statuses } from './units.js'
 
-/**
- * KEYS[1] rg:status:{slug}
- * ARGV[1] expected version   ARGV[2] statuses JSON   ARGV[3] fetchedAt   ARGV[4] bump (1/0)   ARGV[5] ttl ms
- * Returns the new version, or -1 when the stored version is not the expected one.
- * A new snapshot starts at Redis' clock in ms, not at 1: after Redis lost the
- * key (a restart without persistence, the TTL), versions still go up, so
- * instances never take new statuses for ones they parsed under the same
- * number, and open streams never drop updates as already seen.
- */
-const PUT_LUA = `
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if current ~= tonumber(ARGV[1]) then return -1 end
-local version = current
-if current == 0 then
-  local t = redis.call('TIME')
-  version = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-elseif ARGV[4] == '1' then
-  version = current + 1
-end
-redis.call('HSET', KEYS[1], 'statuses', ARGV[2], 'fetchedAt', ARGV[3], 'version', version)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return version
-`
+/** Versions whose changes are kept: an instance further behind reads every unit. */
+export const LOG_VERSIONS = 64
+/** A change of more units than this is not logged (readers read every unit): the log stays small. */
+export const LOG_MAX_UNITS = 1_000
+
+type ReadReply = [] | [string, string, 'same'] | [string, string, 'log' | 'whole', string[]]
+
+/** A log entry's change, as written (short names: it is stored once per version). */
+interface LoggedChange {
+  s: Statuses
+  g: string[]
+}
 
 export class RedisStatusCache implements StatusCacheStore {
   private readonly putScript
-  /** The last statuses parsed per slug (one entry per configured source). */
-  private readonly parsed = new Map<string, { statuses: Record<string, string>; version: number }>()
+  private readonly readScript
+  /** The last snapshot parsed per slug (one entry per configured source). */
+  private readonly parsed = new Map<string, StatusSnapshot>()
 
-  constructor(private readonly redis: Redis) {
-    this.putScript = defineScript<number>(redis, 'rgStatusPut', PUT_LUA, 1)
+  constructor(redis: Redis) {
+    this.putScript = defineScript<number>(redis, 'rgStatusPut', PUT_LUA, 3)
+    this.readScript = defineScript<ReadReply>(redis, 'rgStatusRead', READ_LUA, 3)
   }
 
-  /**
-   * The version and time first; the statuses (up to megabytes of JSON) only
-   * when the version is not the one this instance parsed last.
-   */
   async get(slug: string): Promise<StatusSnapshot | undefined> {
-    const key = keys.status(slug)
-    const [version, fetchedAt] = await this.redis.hmget(key, 'version', 'fetchedAt')
-    if (!version) return undefined
     const known = this.parsed.get(slug)
-    if (known && known.version === Number(version)) return { statuses: known.statuses, fetchedAt: Number(fetchedAt), version: known.version }
-    const h = await this.redis.hgetall(key)
-    if (!h.version) return undefined
-    const snapshot = { statuses: JSON.parse(h.statuses ?? '{}') as Record<string, string>, fetchedAt: Number(h.fetchedAt), version: Number(h.version) }
-    this.parsed.set(slug, { statuses: snapshot.statuses, version: snapshot.version })
+    const reply = await this.readScript(...statusKeys(slug), known?.version ?? 0, LOG_VERSIONS)
+    if (reply.length === 0) return undefined
+    const [version, fetchedAt, kind] = reply
+    let statuses: Statuses
+    if (kind === 'same') statuses = known!.statuses
+    else if (kind === 'log') statuses = applyChanges(known!.statuses, reply[3].reverse().map(parseEntry))
+    else statuses = sortedStatuses(pairs(reply[3]))
+    const snapshot = { statuses, fetchedAt: Number(fetchedAt), version: Number(version) }
+    this.parsed.set(slug, snapshot)
     return snapshot
   }
 
-  async put(slug: string, expected: number, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult> {
-    const version = await this.putScript(keys.status(slug), expected, JSON.stringify(statuses), fetchedAt, bump ? 1 : 0, SNAPSHOT_TTL_MS)
+  async put(slug: string, previous: StatusSnapshot | undefined, statuses: Statuses, fetchedAt: number, bump: boolean): Promise<PutResult> {
+    const changes: StatusChanges = previous ? changesBetween(previous.statuses, statuses) : { set: statuses, gone: [] }
+    const logged = previous !== undefined && changeCount(changes) <= LOG_MAX_UNITS
+    const set = Object.entries(changes.set)
+    const version = await this.putScript(
+      ...statusKeys(slug),
+      previous?.version ?? 0,
+      fetchedAt,
+      bump ? 1 : 0,
+      SNAPSHOT_TTL_MS,
+      LOG_VERSIONS,
+      logged ? JSON.stringify({ s: changes.set, g: changes.gone } satisfies LoggedChange) : '',
+      previous ? 'changes' : 'whole',
+      set.length,
+      set.flat(),
+      changes.gone,
+    )
     if (version < 0) return { ok: false, current: await this.get(slug) }
-    this.parsed.set(slug, { statuses, version })
-    return { ok: true, snapshot: { statuses, fetchedAt, version } }
+    const snapshot = { statuses, fetchedAt, version }
+    this.parsed.set(slug, snapshot)
+    return { ok: true, snapshot }
   }
+}
+
+function statusKeys(slug: string): [string, string, string] {
+  return [keys.status(slug), keys.statusUnits(slug), keys.statusLog(slug)]
+}
+
+function parseEntry(entry: string): StatusChanges {
+  const change = JSON.parse(entry.slice(entry.indexOf('\n') + 1)) as LoggedChange
+  return { set: Object.assign(Object.create(null) as Statuses, change.s), gone: change.g }
+}
+
+function* pairs(flat: string[]): Generator<[string, string]> {
+  for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!]
 }

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
 import { fetchStatuses } from './fetch.js'
 import type { StatusSnapshot } from './types.js'
+import { changesBetween, sortedStatuses } from './units.js'
 
 export interface Current {
   statuses: Record<string, string>
@@ -37,12 +38,6 @@ export interface StatusMessage {
 
 /** Compare-and-set attempts before a read gives up writing (another writer keeps winning, and announces). */
 const PUT_ATTEMPTS = 3
-
-export function diff(before: Record<string, string> | undefined, after: Record<string, string>): Record<string, string> {
-  const changes: Record<string, string> = Object.create(null) as Record<string, string>
-  for (const [id, status] of Object.entries(after)) if (before?.[id] !== status) changes[id] = status
-  return changes
-}
 
 export class StatusService {
   private readonly reading = new Map<string, Promise<StatusSnapshot>>()
@@ -115,15 +110,17 @@ export class StatusService {
       throw err
     }
     this.fetches.child(slug, 'ok').inc()
+    // In unit-id order, the order every instance rebuilds a version in.
+    const statuses = sortedStatuses(Object.entries(answer.statuses))
     if (this.failedAt.delete(slug)) this.log.info({ slug }, 'status source readable again')
     this.failedWith.delete(slug)
     const fetchedAt = Date.now()
     for (let attempt = 1; ; attempt++) {
       const previous = await this.engine.statusCache.get(slug)
-      const changes = diff(previous?.statuses, answer.statuses)
-      const removed = Object.keys(previous?.statuses ?? {}).some((id) => !Object.hasOwn(answer.statuses, id))
+      const { set: changes, gone } = changesBetween(previous?.statuses ?? {}, statuses)
+      const removed = gone.length > 0
       const changed = Object.keys(changes).length > 0 || removed
-      const put = await this.engine.statusCache.put(slug, previous?.version ?? 0, answer.statuses, fetchedAt, force || changed)
+      const put = await this.engine.statusCache.put(slug, previous, statuses, fetchedAt, force || changed)
       if (put.ok) {
         const { snapshot } = put
         if (snapshot.version !== previous?.version) {
@@ -136,7 +133,7 @@ export class StatusService {
         }
         return snapshot
       }
-      if (attempt >= PUT_ATTEMPTS) return put.current ?? { statuses: answer.statuses, fetchedAt, version: 0 }
+      if (attempt >= PUT_ATTEMPTS) return put.current ?? { statuses, fetchedAt, version: 0 }
     }
   }
 

@@ -19,10 +19,12 @@ export interface StatusCacheStore {
   get(slug: string): Promise<StatusSnapshot | undefined>
   /**
    * Writes `statuses` read at `fetchedAt` if the stored version is still
-   * `expected` (0 when none is stored). `bump`: the version goes up by one
-   * (a change, or a refresh); otherwise only the time is updated.
+   * `previous`'s (none stored when `previous` is undefined): a store writes
+   * only what changed since `previous`, which must be a snapshot this store
+   * returned. `bump`: the version goes up by one (a change, or a refresh);
+   * otherwise only the time is updated.
    */
-  put(slug: string, expected: number, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult>
+  put(slug: string, previous: StatusSnapshot | undefined, statuses: Record<string, string>, fetchedAt: number, bump: boolean): Promise<PutResult>
 }
 
 /** Snapshots are dropped after this long without a write (a slug removed from the config). */
