@@ -74,7 +74,7 @@ export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps):
   }
 }
 
-function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDeps, perIp: PerIpCounts): void {
+async function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDeps, perIp: PerIpCounts): Promise<void> {
   const ip = request.ip
   refuseOverCaps({
     open: d.subscribers(),
@@ -84,6 +84,8 @@ function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRoutesDep
     perIp: `At most ${d.maxSubscribersPerIp} streams per client`,
   })
   const slug = slugOf(request)
+  // Before the 200 goes out: with Redis down the answer is a 503, not a stream cut after its headers.
+  await d.cache(slug)
   const channel = d.channel(slug)
   reply.hijack()
   const res = reply.raw

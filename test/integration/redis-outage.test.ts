@@ -64,6 +64,7 @@ const routes: Array<{ desc: string; method: string; path: string; headers?: Reco
   { desc: 'one job', method: 'GET', path: `/api/v1/cache/jobs/${JOB}`, headers: KEY },
   { desc: 'job cancel', method: 'DELETE', path: `/api/v1/cache/jobs/${JOB}`, headers: KEY },
   { desc: 'public statuses', method: 'GET', path: '/api/public/demo/status' },
+  { desc: 'public status stream', method: 'GET', path: '/api/public/demo/status/stream' },
   { desc: 'status refresh', method: 'POST', path: '/api/public/demo/status/refresh' },
   { desc: 'internal broadcast', method: 'POST', path: '/internal/broadcast', headers: { ...INTERNAL, ...json }, body: { event: 'x', data: {}, targets: { all: true } } },
   { desc: 'readiness', method: 'GET', path: '/readyz' },
