@@ -12,7 +12,8 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000
 /** Longer than the 60 s idle timeout of common load balancers, so they never reuse a socket we are closing. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000
-export const DEFAULT_MAX_UPLOADS_PER_IP = 32
+/** Half the default upstream pool (128): one address cannot take a service's connections. */
+export const DEFAULT_MAX_UPLOADS_PER_IP = 64
 export const DEFAULT_FAILED_AUTH_PER_MINUTE = 10
 export const DEFAULT_FAILED_AUTH_BURST = 20
 export const DEFAULT_ADMIN_HOST = '127.0.0.1'

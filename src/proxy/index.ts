@@ -73,7 +73,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           if (status > 0) latency.observe(seconds)
           if (error) deps.failures.report(route.service, 'proxy', error)
         })
-        if (hasBody(req)) deps.frontDoor.watch(request, reply, () => call.abort(bodyTimeout(bodyIdleMs)))
+        if (hasBody(req)) deps.frontDoor.onBodyIdle(request, () => call.abort(bodyTimeout(bodyIdleMs)))
       }
 
       const prefix = route.prefix.replace(/\/+$/, '')
@@ -88,7 +88,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         },
       }
       for (const url of [prefix, `${prefix}/*`]) {
-        scope.route({ method: METHODS, url, handler, onRequest, schema, exposeHeadRoute: false, config: { ownBodyTimeout: true } })
+        scope.route({ method: METHODS, url, handler, onRequest, schema, exposeHeadRoute: false })
       }
     }
   })

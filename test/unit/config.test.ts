@@ -29,7 +29,7 @@ describe('config defaults', () => {
   })
 
   it('has the front door limits of issue 11, and no admin listener', () => {
-    expect(config.http).toEqual({ headersTimeoutMs: 20_000, bodyIdleTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxUploadsPerIp: 32 })
+    expect(config.http).toEqual({ headersTimeoutMs: 20_000, bodyIdleTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxUploadsPerIp: 64 })
     expect(config.auth.failedAttempts).toEqual({ perMinute: 10, burst: 20 })
     expect(config.admin).toEqual({ host: '127.0.0.1' })
   })
