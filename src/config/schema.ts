@@ -23,6 +23,9 @@ export const DEFAULT_MAX_INFLIGHT = 16
 export const DEFAULT_MAX_CONNECTIONS = 100_000
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1_000
 export const DEFAULT_BROADCAST_ACK_TIMEOUT_MS = 1_000
+export const DEFAULT_HISTORY_SIZE = 100
+export const DEFAULT_HISTORY_TTL_SECONDS = 300
+export const DEFAULT_HISTORY_META_TTL_SECONDS = 86_400
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000
 export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 2_000
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
@@ -160,6 +163,32 @@ export const ConfigSchema = Type.Object(
     ),
     broadcast: Type.Object(
       { ackTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_BROADCAST_ACK_TIMEOUT_MS }) },
+      section,
+    ),
+    realtime: Type.Object(
+      {
+        history: Type.Object(
+          {
+            size: Type.Integer({
+              minimum: 0,
+              maximum: 100_000,
+              default: DEFAULT_HISTORY_SIZE,
+              description: 'Events kept per stream (device:<id>, room:<name>, all) for recover; 0 turns history off.',
+            }),
+            ttlSeconds: Type.Integer({
+              minimum: 1,
+              default: DEFAULT_HISTORY_TTL_SECONDS,
+              description: "A stream's kept events are dropped this long after its last event.",
+            }),
+            metaTtlSeconds: Type.Integer({
+              minimum: 1,
+              default: DEFAULT_HISTORY_META_TTL_SECONDS,
+              description: "A stream's epoch and offset are kept this long after its last use; past it the stream starts a new epoch.",
+            }),
+          },
+          section,
+        ),
+      },
       section,
     ),
     redis: Type.Object(

@@ -154,7 +154,6 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
       closed = true
       clearInterval(timer)
       instances.close()
-      watchers.clear()
       // A build in flight ends on its own (bounded by the engine's timeouts); nobody gets its frame.
       await building?.catch(() => undefined)
     },

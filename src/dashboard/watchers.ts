@@ -14,7 +14,7 @@ import type { Client } from '../realtime/client.js'
 import { verifyClient } from '../realtime/credentials.js'
 import type { Hub } from '../realtime/hub.js'
 import type { LocalEvents } from '../realtime/local-events.js'
-import { textFrame } from '../realtime/wire.js'
+import { topics } from '../realtime/topics.js'
 
 export interface WatcherOptions {
   hub: Hub
@@ -27,42 +27,33 @@ export interface WatcherOptions {
 }
 
 export class Watchers {
-  private readonly watchers = new Set<Client>()
   private readonly tokens: SecretSet
   private readonly keys: SecretSet
 
   constructor(private readonly o: WatcherOptions) {
     this.tokens = new SecretSet(o.bearerTokens)
     this.keys = new SecretSet(o.apiKeys)
-    o.hub.onRemove((client) => this.watchers.delete(client))
     o.local.register('dashboard.subscribe', (client, message) => this.subscribe(client, message.data), {
       requiresIdentity: false,
     })
     o.local.register(
       'dashboard.unsubscribe',
-      (client) => ({ subscribed: false, was: this.watchers.delete(client) }),
+      (client) => ({ subscribed: false, was: this.o.hub.leaveAll(client, topics.dashboard) }),
       { requiresIdentity: false },
     )
   }
 
   get size(): number {
-    return this.watchers.size
+    return this.o.hub.count(topics.dashboard)
   }
 
   /** Sends one serialised snapshot to every watcher, framed once for all of them. */
   send(frame: string): void {
-    if (this.watchers.size === 0) return
-    const payload = Buffer.from(frame)
-    const wire = textFrame(payload)
-    for (const c of this.watchers) c.sendPrepared(wire, payload)
+    this.o.hub.deliver(topics.dashboard, frame)
   }
 
   has(client: Client): boolean {
-    return this.watchers.has(client)
-  }
-
-  clear(): void {
-    this.watchers.clear()
+    return this.o.hub.membership(client, topics.dashboard) !== undefined
   }
 
   private async subscribe(client: Client, data: unknown): Promise<{ subscribed: true }> {
@@ -77,16 +68,15 @@ export class Watchers {
     try {
       await verifyClient(this.o.failedAuth, client, matches, new RoomgateError('unauthorized', 'Wrong dashboard token or API key'))
     } catch (err) {
-      this.watchers.delete(client)
+      this.o.hub.leaveAll(client, topics.dashboard)
       throw err
     }
     if (!client.open) return { subscribed: true }
-    const first = !this.watchers.has(client)
-    this.watchers.add(client)
-    if (first) {
+    if (!this.has(client)) {
+      this.o.hub.join(client, topics.dashboard)
       // After the response: the page sees "subscribed", then the snapshot.
       setImmediate(() => {
-        if (this.watchers.has(client)) this.o.subscribed(client)
+        if (this.has(client)) this.o.subscribed(client)
       })
     }
     return { subscribed: true }

@@ -7,14 +7,17 @@ import { MemoryLeases } from './leases.js'
 import { MemoryBus } from './memory-bus.js'
 import { newInstanceId } from './instance-id.js'
 import type { Logger } from '../log.js'
+import { MemoryStreams } from '../realtime/history/memory.js'
 import type { Engine } from './types.js'
 
 /** The embedded default: one process, nothing to install, nothing durable. */
 export function createMemoryEngine(log: Logger): Engine {
+  const bus = new MemoryBus((err, channel) => log.error({ err, channel }, 'bus handler failed'))
   return {
     kind: 'memory',
     instanceId: newInstanceId(),
-    bus: new MemoryBus((err, channel) => log.error({ err, channel }, 'bus handler failed')),
+    bus,
+    streams: new MemoryStreams(bus),
     rateLimits: new MemoryRateLimitStore(),
     leases: new MemoryLeases(),
     rooms: { exclusive: new MemoryExclusiveStore(), shared: new MemorySharedStore() },

@@ -8,6 +8,7 @@ import { RedisExclusiveStore } from '../rooms/exclusive-redis.js'
 import { RedisSharedStore } from '../rooms/shared-redis.js'
 import { RedisLeases } from './leases.js'
 import { RedisBus } from './redis-bus.js'
+import { RedisStreams } from '../realtime/history/redis.js'
 import { guardRedis } from './redis-guard.js'
 import { newInstanceId } from './instance-id.js'
 import { commandConnection, release, settleWithin, subscriberConnection, waitReady } from './redis-connection.js'
@@ -85,6 +86,7 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     kind: 'redis',
     instanceId,
     bus,
+    streams: new RedisStreams(redis),
     rateLimits: new RedisRateLimitStore(redis),
     leases: new RedisLeases(redis, instanceId),
     rooms: { exclusive: new RedisExclusiveStore(redis), shared: new RedisSharedStore(redis) },

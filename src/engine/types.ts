@@ -7,6 +7,7 @@ import type { RateLimitStore } from '../ratelimit/store.js'
 import type { JobStore } from '../jobs/types.js'
 import type { StatusCacheStore } from '../status/types.js'
 import type { ExclusiveStore, SharedStore } from '../rooms/types.js'
+import type { StreamStore } from '../realtime/history/types.js'
 
 export type MessageHandler = (message: string) => void
 
@@ -42,6 +43,8 @@ export interface Engine {
   readonly rooms: { readonly exclusive: ExclusiveStore; readonly shared: SharedStore }
   readonly jobs: JobStore
   readonly statusCache: StatusCacheStore
+  /** Offsets and history of the pushed streams; publishes broadcasts. */
+  readonly streams: StreamStore
   /** `unavailable` while Redis is unreachable; the memory engine is always ready. */
   state(): EngineState
   /** Releases connections and timers. Idempotent. */

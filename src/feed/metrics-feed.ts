@@ -8,14 +8,14 @@
 import type { Client } from '../realtime/client.js'
 import type { Hub } from '../realtime/hub.js'
 import type { LocalEvents } from '../realtime/local-events.js'
+import { topics } from '../realtime/topics.js'
 
 export class MetricsFeed {
-  private readonly watchers = new Set<Client>()
   /** Connections that asked (metrics.subscribe): they keep the feed after identifying. */
   private readonly asked = new WeakSet<Client>()
 
   constructor(
-    hub: Hub,
+    private readonly hub: Hub,
     local: LocalEvents,
     private readonly initial: () => object,
   ) {
@@ -23,9 +23,8 @@ export class MetricsFeed {
       if (client.deviceId === undefined) this.add(client)
     })
     hub.onIdentify((client) => {
-      if (!this.asked.has(client)) this.watchers.delete(client)
+      if (!this.asked.has(client)) hub.leaveAll(client, topics.metrics)
     })
-    hub.onRemove((client) => this.watchers.delete(client))
     local.register(
       'metrics.subscribe',
       (client) => {
@@ -39,7 +38,7 @@ export class MetricsFeed {
       'metrics.unsubscribe',
       (client) => {
         this.asked.delete(client)
-        this.watchers.delete(client)
+        this.hub.leaveAll(client, topics.metrics)
         return { subscribed: false }
       },
       { requiresIdentity: false },
@@ -47,19 +46,17 @@ export class MetricsFeed {
   }
 
   get size(): number {
-    return this.watchers.size
+    return this.hub.count(topics.metrics)
   }
 
   /** Sends one message to every watcher. */
   push(message: object): void {
-    if (this.watchers.size === 0) return
-    const frame = JSON.stringify(message)
-    for (const c of this.watchers) c.send(frame)
+    if (this.hub.has(topics.metrics)) this.hub.deliver(topics.metrics, JSON.stringify(message))
   }
 
   private add(client: Client): void {
-    if (this.watchers.has(client)) return
-    this.watchers.add(client)
+    if (this.hub.membership(client, topics.metrics)) return
+    this.hub.join(client, topics.metrics)
     client.send(JSON.stringify({ type: 'metrics', ...this.initial() }))
   }
 }

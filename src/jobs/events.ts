@@ -14,6 +14,8 @@ import { OutageLog, type Logger } from '../log.js'
 import type { Client } from '../realtime/client.js'
 import { eventFrame } from '../realtime/protocol.js'
 import { RecentKeys } from '../realtime/recent-keys.js'
+import type { Hub } from '../realtime/hub.js'
+import { topics } from '../realtime/topics.js'
 import { FINISHED, type JobRecord } from './types.js'
 import { jobView } from './view.js'
 
@@ -37,6 +39,7 @@ type Message =
 export const ALL_JOBS = '*'
 /** Jobs one connection may watch at once (besides `*`). */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 32
+const JOB_PREFIX = topics.job('')
 
 export interface JobEventHandlers {
   cancel(id: string): void
@@ -45,8 +48,6 @@ export interface JobEventHandlers {
 }
 
 export class JobEvents {
-  private readonly watchers = new Map<string, Set<Client>>()
-  private readonly byClient = new Map<Client, Set<string>>()
   private readonly outage: OutageLog
   private closed = false
   /** Jobs seen ending recently. */
@@ -54,6 +55,7 @@ export class JobEvents {
 
   constructor(
     private readonly engine: Engine,
+    private readonly hub: Hub,
     private readonly log: Logger,
     private readonly backend: () => { bps: number; at: number } | null,
     private readonly handlers: JobEventHandlers,
@@ -70,34 +72,19 @@ export class JobEvents {
     this.closed = true
   }
 
+  /** Watches job `id` (or `*`, every job) on this connection. */
   subscribe(client: Client, id: string): void {
-    let mine = this.byClient.get(client)
-    if (mine?.has(id)) return
+    const topic = topics.job(id)
+    if (this.hub.membership(client, topic)) return
     // `*` (every job) comes besides the limit.
-    const counted = (mine?.size ?? 0) - (mine?.has(ALL_JOBS) ? 1 : 0)
-    if (id !== ALL_JOBS && counted >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+    if (id !== ALL_JOBS && watchedBy(client) >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new RoomgateError('bad_request', `A connection can watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} jobs`)
     }
-    if (!mine) this.byClient.set(client, (mine = new Set()))
-    mine.add(id)
-    let set = this.watchers.get(id)
-    if (!set) this.watchers.set(id, (set = new Set()))
-    set.add(client)
+    this.hub.join(client, topic)
   }
 
   unsubscribe(client: Client, id: string): boolean {
-    const mine = this.byClient.get(client)
-    if (!mine?.delete(id)) return false
-    if (mine.size === 0) this.byClient.delete(client)
-    const set = this.watchers.get(id)
-    set?.delete(client)
-    if (set?.size === 0) this.watchers.delete(id)
-    return true
-  }
-
-  /** A connection went away. */
-  drop(client: Client): void {
-    for (const id of this.byClient.get(client) ?? []) this.unsubscribe(client, id)
+    return this.hub.leaveAll(client, topics.job(id))
   }
 
   progress(job: JobRecord): void {
@@ -135,18 +122,14 @@ export class JobEvents {
         // Publishers race: a worker's last "running" may arrive after the cancel. An ended job stays ended.
         if (FINISHED.has(message.job.status)) this.ended.add(message.job.id)
         else if (this.ended.has(message.job.id)) return
-        const targets = this.targets(message.job.id)
-        if (targets.size === 0) return
-        const frame = eventFrame('job.progress', jobView(message.job, this.backend()))
-        for (const c of targets) c.send(frame)
+        const watching = this.watching(message.job.id)
+        if (watching.length > 0) this.hub.deliverOnce(watching, eventFrame('job.progress', jobView(message.job, this.backend())))
         return
       }
       case 'files':
         for (const file of message.files) {
-          const targets = this.targets(file.job_id)
-          if (targets.size === 0) continue
-          const frame = eventFrame('job.file', file)
-          for (const c of targets) c.send(frame)
+          const watching = this.watching(file.job_id)
+          if (watching.length > 0) this.hub.deliverOnce(watching, eventFrame('job.file', file))
         }
         return
       case 'cancel':
@@ -158,11 +141,15 @@ export class JobEvents {
     }
   }
 
-  private targets(id: string): Set<Client> {
-    const one = this.watchers.get(id)
-    const all = this.watchers.get(ALL_JOBS)
-    if (!all) return one ?? new Set()
-    if (!one) return all
-    return new Set([...one, ...all])
+  /** The topics watching job `id`: its own and `*`, those with members here. */
+  private watching(id: string): string[] {
+    return [topics.job(id), topics.job(ALL_JOBS)].filter((t) => this.hub.has(t))
   }
+}
+
+/** Jobs the connection watches, `*` aside. */
+function watchedBy(client: Client): number {
+  let n = 0
+  for (const name of client.topics.keys()) if (name.startsWith(JOB_PREFIX) && name !== topics.job(ALL_JOBS)) n++
+  return n
 }

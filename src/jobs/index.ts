@@ -88,7 +88,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   let worker: JobWorker | undefined
   let gauge: NodeJS.Timeout | undefined
   let rootWatch: RootWatch | undefined
-  const events = new JobEvents(engine, log, deps.backend, {
+  const events = new JobEvents(engine, deps.realtime.hub, log, deps.backend, {
     cancel: (id) => worker?.cancel(id),
     created: () => worker?.fill(),
     rate: (instance, bps, at) => rates.set(instance, { bps, at }),
@@ -120,8 +120,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   })
 
   const keys = new SecretSet(config.auth.apiKeys)
-  const { local, hub } = deps.realtime
-  hub.onRemove((client) => events.drop(client))
+  const { local } = deps.realtime
   local.register(
     'job.subscribe',
     async (client, message) => {

@@ -1,33 +1,39 @@
 /**
- * Cluster-wide broadcast. The instance that takes the request publishes it on
- * the bus; every subscribed instance, this one included, delivers to its own
- * connections and reports how many it reached. PUBLISH tells how many instances
- * got the message, so the caller waits for exactly that many counts (or
- * `ackTimeoutMs`) and answers with the total. One code path for both engines.
+ * Cluster-wide broadcast. The instance that takes the request hands it to the
+ * engine's stream store, which gives each named stream its next offset, keeps
+ * the event in the streams' history and publishes it on the bus, in one step;
+ * every subscribed instance, this one included, delivers it to its own
+ * connections and reports how many it reached. The publish tells how many
+ * instances got the message, so the caller waits for exactly that many counts
+ * (or `ackTimeoutMs`) and answers with the total. One code path for both engines.
  *
- * Wire format on `rg:bc`: one JSON header line `{id, from, targets}`, a newline,
- * then the client frame exactly as it is sent, so no instance serialises it again.
+ * With history on, each stream is delivered on its own (a connection on two
+ * named streams gets the event on each, with that stream's offset), so every
+ * stream's offsets reach a client without gaps. With history off, a
+ * connection gets the event once, however many targets name it.
  */
 import { randomUUID } from 'node:crypto'
 import { channels } from '../engine/keys.js'
 import { RoomgateError } from '../errors.js'
 import type { Engine } from '../engine/types.js'
 import type { Logger } from '../log.js'
-import type { Hub, Targets } from './hub.js'
+import type { HistorySettings } from './history/types.js'
+import { parseBusMessage, streamFrame } from './history/types.js'
+import type { Hub } from './hub.js'
 import { eventFrame } from './protocol.js'
-import { RecentKeys } from './recent-keys.js'
 import type { RealtimeMetrics } from './metrics.js'
+import { streamsOf, topics, type Targets } from './topics.js'
 
 export interface BroadcastRequest {
   event: string
   data?: unknown
   targets: Targets
-  /** Delivered at most once per key within RECENT_KEYS_TTL_MS, across the cluster. */
+  /** Delivered at most once per key within IDEMPOTENCY_TTL_MS, across the cluster. */
   idempotencyKey?: string
 }
 
 export interface BroadcastResult {
-  /** Connections reached, summed over the instances that answered. */
+  /** Frames handed to connections, summed over the instances that answered. */
   delivered: number
   /** Instances that reported their count in time. */
   instances: number
@@ -36,7 +42,7 @@ export interface BroadcastResult {
 }
 
 interface Pending {
-  /** Instances that received the broadcast (Infinity until PUBLISH answers). */
+  /** Instances that received the broadcast (Infinity until the publish answers). */
   expected: number
   answered: number
   delivered: number
@@ -48,17 +54,16 @@ interface Header {
   id: string
   from: string
   targets: Targets
-  key?: string
 }
 
 export class Broadcaster {
   private readonly pending = new Map<string, Pending>()
   private readonly ackChannel: string
-  private readonly recent = new RecentKeys()
 
   constructor(
     private readonly engine: Engine,
     private readonly hub: Hub,
+    private readonly history: HistorySettings,
     private readonly ackTimeoutMs: number,
     private readonly metrics: RealtimeMetrics,
     private readonly log: Logger,
@@ -86,27 +91,38 @@ export class Broadcaster {
    */
   async broadcast(req: BroadcastRequest): Promise<BroadcastResult> {
     if (this.engine.state() !== 'ready') throw new RoomgateError('engine_unavailable')
-    let frame: string
+    let body: string
     try {
-      frame = eventFrame(req.event, req.data)
+      body = eventFrame(req.event, req.data)
     } catch (err) {
       if (err instanceof RangeError) throw new RoomgateError('bad_request', "'data' is nested too deeply")
       throw err
     }
-    const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets, key: req.idempotencyKey }
-    const message = `${JSON.stringify(header)}\n${frame}`
-    // Counts may arrive before PUBLISH answers, so the entry exists first; the
+    const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets }
+    // Counts may arrive before the publish answers, so the entry exists first; the
     // wait for stragglers starts once we know how many instances to expect.
     let done!: (r: BroadcastResult) => void
     const result = new Promise<BroadcastResult>((resolve) => (done = resolve))
     const pending: Pending = { expected: Infinity, answered: 0, delivered: 0, done, timer: undefined }
     this.pending.set(header.id, pending)
-    let receivers: number
+    let receivers: number | undefined
     try {
-      receivers = await this.engine.bus.publish(channels.broadcast, message)
+      receivers = await this.engine.streams.publish({
+        channel: channels.broadcast,
+        header: JSON.stringify(header),
+        body,
+        streams: this.history.size > 0 ? streamsOf(req.targets) : [],
+        idempotencyKey: req.idempotencyKey,
+        history: this.history,
+      })
     } catch (err) {
       this.pending.delete(header.id)
       throw err
+    }
+    if (receivers === undefined) {
+      // A retry of a broadcast already made: nothing was sent again.
+      this.pending.delete(header.id)
+      return { delivered: 0, instances: 0, unconfirmed: 0 }
     }
     this.metrics.broadcasts.inc()
     pending.expected = receivers
@@ -116,16 +132,16 @@ export class Broadcaster {
   }
 
   private readonly onBroadcast = (message: string): void => {
-    const nl = message.indexOf('\n')
     let header: Header
+    let parsed: ReturnType<typeof parseBusMessage>
     try {
-      header = JSON.parse(message.slice(0, nl)) as Header
+      parsed = parseBusMessage(message)
+      header = JSON.parse(parsed.header) as Header
     } catch {
       this.log.warn('ignoring a malformed broadcast message on the bus')
       return
     }
-    const duplicate = header.key !== undefined && !this.recent.add(header.key)
-    const count = duplicate ? 0 : this.hub.deliver(header.targets, Buffer.from(message.slice(nl + 1)))
+    const count = this.deliver(header.targets, parsed.positions, parsed.body)
     this.metrics.deliveries.inc(count)
     if (header.from === this.engine.instanceId) {
       this.record(header.id, count)
@@ -135,6 +151,22 @@ export class Broadcaster {
     this.engine.bus.publish(channels.broadcastAck(header.from), ack).catch(() => {
       // The sender will answer with the counts it has when its timeout fires.
     })
+  }
+
+  private deliver(targets: Targets, positions: ReturnType<typeof parseBusMessage>['positions'], body: string): number {
+    const streams = streamsOf(targets)
+    if (positions.length === 0) {
+      // History off: once per connection; `all` reaches every identified one anyway.
+      return this.hub.deliverOnce(targets.all ? [topics.all] : streams, body)
+    }
+    let count = 0
+    for (let i = 0; i < streams.length; i++) {
+      const name = streams[i]!
+      const position = positions[i]
+      if (!position || !this.hub.has(name)) continue
+      count += this.hub.deliverStream(name, position, streamFrame(body, name, position.offset))
+    }
+    return count
   }
 
   private readonly onAck = (message: string): void => {

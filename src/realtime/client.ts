@@ -5,6 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { TokenBucket, type RateRule } from '../ratelimit/token-bucket.js'
+import type { Membership } from './hub.js'
 import { writeFrame } from './wire.js'
 
 export type DisconnectReason = 'slow_consumer' | 'ping_timeout'
@@ -21,8 +22,8 @@ export class Client {
   deviceId: string | undefined
   /** Set by pong, cleared by each ping round (see liveness.ts). */
   alive = true
-  /** Rooms the client is present in (for broadcasts to rooms). */
-  readonly rooms = new Set<string>()
+  /** The topics it is in, by name (kept by the Hub, with each topic's members). */
+  readonly topics = new Map<string, Membership>()
   /** Service calls made for this client and not answered yet; aborted if it leaves. */
   readonly calls = new Set<AbortController>()
   readonly bucket: TokenBucket

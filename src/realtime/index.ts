@@ -26,6 +26,15 @@ import { Hub } from './hub.js'
 import { Liveness } from './liveness.js'
 import { isValidDeviceId, LocalEvents } from './local-events.js'
 import { RealtimeMetrics } from './metrics.js'
+import { Recovery } from './history/recovery.js'
+import { registerRecover } from './history/recover-event.js'
+import type { HistorySettings } from './history/types.js'
+
+const historySettings = (config: Config): HistorySettings => ({
+  size: config.realtime.history.size,
+  ttlMs: config.realtime.history.ttlSeconds * 1000,
+  metaTtlMs: config.realtime.history.metaTtlSeconds * 1000,
+})
 
 export const CLOSE_GOING_AWAY = 1001
 /** WebSocket close code "try again later". */
@@ -75,7 +84,9 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     timeoutMs: config.httpTimeoutSeconds * 1000,
     maxInflight: config.ws.maxInflight,
   })
-  const broadcaster = new Broadcaster(deps.engine, hub, config.broadcast.ackTimeoutMs, metrics, log)
+  const history = historySettings(config)
+  const broadcaster = new Broadcaster(deps.engine, hub, history, config.broadcast.ackTimeoutMs, metrics, log)
+  registerRecover(local, new Recovery(hub, deps.engine.streams, history))
   const liveness = new Liveness(hub, config.ws.pingIntervalMs)
 
   await app.register(websocket, {

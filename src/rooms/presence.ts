@@ -15,6 +15,7 @@ import { OutageLog, type Logger } from '../log.js'
 import type { Client } from '../realtime/client.js'
 import type { Hub } from '../realtime/hub.js'
 import { eventFrame } from '../realtime/protocol.js'
+import { ROOM_PREFIX, topics } from '../realtime/topics.js'
 import type { PlaceResult, PresenceEntry, SharedPoolSpec, SharedStore } from './types.js'
 
 /** Rooms one connection may be in at once. */
@@ -41,13 +42,16 @@ export interface PresenceOptions {
   log: Logger
 }
 
-const roomKey = (pool: string, room: string) => `${pool}\n${room}`
 const entryKey = (pool: string, room: string, user: string) => `${pool}\n${room}\n${user}`
 
+/**
+ * Presence keeps its store entries only; which rooms a connection is in is
+ * the hub's (`room:<name>` topics, one reference per pool joined).
+ */
 export class Presence {
   private readonly entries = new Map<string, Entry>()
-  /** client → (pool\nroom) → user */
-  private readonly ofClient = new Map<Client, Map<string, string>>()
+  /** room → this instance's entries in it, any pool */
+  private readonly byRoom = new Map<string, Set<Entry>>()
   /** client → the tail of its queue of presence operations, and how many wait in it */
   private readonly queues = new Map<Client, { tail: Promise<unknown>; pending: number }>()
   private timer: NodeJS.Timeout | undefined
@@ -68,25 +72,25 @@ export class Presence {
     clearInterval(this.timer)
     const entries = [...this.entries.values()]
     this.entries.clear()
+    this.byRoom.clear()
     await Promise.allSettled(entries.map((e) => this.o.store.release(e)))
   }
 
   /** Places the room if needed and records the client's presence as `user`. */
   join(client: Client, pool: SharedPoolSpec, room: string, user: string): Promise<PlaceResult> {
     return this.queue(client, async () => {
-      const mine = this.ofClient.get(client)
-      const current = mine?.get(roomKey(pool.name, room))
-      if (current !== undefined && current !== user) {
-        throw new RoomgateError('conflict', `This connection is in room '${room}' as '${current}' already`)
+      const current = this.held(client, pool.name, room)
+      if (current !== undefined && current.user !== user) {
+        throw new RoomgateError('conflict', `This connection is in room '${room}' as '${current.user}' already`)
       }
-      if (current === undefined && (mine?.size ?? 0) >= MAX_ROOMS_PER_CONNECTION) {
+      if (current === undefined && roomsOf(client) >= MAX_ROOMS_PER_CONNECTION) {
         throw new RoomgateError('bad_request', `A connection can be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`)
       }
       const k = entryKey(pool.name, room, user)
       let entry = this.entries.get(k)
       if (!entry) {
         entry = { pool: pool.name, room, user, holder: this.o.holder, spec: pool, clients: new Set(), joining: 0, node: '' }
-        this.entries.set(k, entry)
+        this.add(k, entry)
       }
       entry.joining++
       let result: PlaceResult
@@ -95,7 +99,7 @@ export class Presence {
       } catch (err) {
         entry.joining--
         // Nothing to release: whatever the store kept expires with its TTL.
-        if (entry.clients.size === 0 && entry.joining === 0 && this.entries.get(k) === entry) this.entries.delete(k)
+        if (entry.clients.size === 0 && entry.joining === 0 && this.entries.get(k) === entry) this.delete(k, entry)
         throw err
       }
       entry.joining--
@@ -105,11 +109,10 @@ export class Presence {
         await this.settle(k, entry)
         return result
       }
-      entry.clients.add(client)
-      const rooms = mine ?? new Map<string, string>()
-      this.ofClient.set(client, rooms)
-      rooms.set(roomKey(pool.name, room), user)
-      this.o.hub.joinRoom(client, room)
+      if (!entry.clients.has(client)) {
+        entry.clients.add(client)
+        this.o.hub.join(client, topics.room(room))
+      }
       return result
     })
   }
@@ -117,8 +120,9 @@ export class Presence {
   /** Ends the client's presence in the room; false if it was not there. */
   leave(client: Client, pool: string, room: string): Promise<boolean> {
     return this.queue(client, async () => {
-      const entry = this.detach(client, pool, room)
+      const entry = this.held(client, pool, room)
       if (!entry) return false
+      this.detach(client, entry)
       await this.settle(entryKey(pool, room, entry.user), entry)
       return true
     })
@@ -129,23 +133,34 @@ export class Presence {
     return this.entries.size
   }
 
-  /** Removes the client from one room locally; returns the entry it held. */
-  private detach(client: Client, pool: string, room: string): Entry | undefined {
-    const mine = this.ofClient.get(client)
-    const user = mine?.get(roomKey(pool, room))
-    if (!mine || user === undefined) return undefined
-    mine.delete(roomKey(pool, room))
-    if (mine.size === 0) this.ofClient.delete(client)
-    if (![...mine.keys()].some((k) => k.endsWith(`\n${room}`))) this.o.hub.leaveRoom(client, room)
-    const entry = this.entries.get(entryKey(pool, room, user))
-    entry?.clients.delete(client)
-    return entry
+  /** The entry the client holds in this room of this pool. */
+  private held(client: Client, pool: string, room: string): Entry | undefined {
+    for (const e of this.byRoom.get(room) ?? []) if (e.pool === pool && e.clients.has(client)) return e
+    return undefined
+  }
+
+  private detach(client: Client, entry: Entry): void {
+    if (entry.clients.delete(client)) this.o.hub.leave(client, topics.room(entry.room))
+  }
+
+  private add(k: string, entry: Entry): void {
+    this.entries.set(k, entry)
+    let set = this.byRoom.get(entry.room)
+    if (!set) this.byRoom.set(entry.room, (set = new Set()))
+    set.add(entry)
+  }
+
+  private delete(k: string, entry: Entry): void {
+    this.entries.delete(k)
+    const set = this.byRoom.get(entry.room)
+    set?.delete(entry)
+    if (set?.size === 0) this.byRoom.delete(entry.room)
   }
 
   /** Releases an entry nobody holds or is joining; a failed release is left to expire. */
   private async settle(k: string, entry: Entry): Promise<void> {
     if (entry.clients.size > 0 || entry.joining > 0 || this.entries.get(k) !== entry) return
-    this.entries.delete(k)
+    this.delete(k, entry)
     try {
       await this.o.store.release(entry)
     } catch (err) {
@@ -153,16 +168,15 @@ export class Presence {
     }
   }
 
-  /** A connection went away: drop its local state at once, then release what nobody else holds. */
+  /** A connection is going away: drop its local state at once, then release what nobody else holds. */
   private async dropAll(client: Client): Promise<void> {
-    const rooms = [...(this.ofClient.get(client)?.keys() ?? [])]
-    const entries: Entry[] = []
-    for (const rk of rooms) {
-      const nl = rk.indexOf('\n')
-      const entry = this.detach(client, rk.slice(0, nl), rk.slice(nl + 1))
-      if (entry) entries.push(entry)
+    const mine: Entry[] = []
+    for (const name of client.topics.keys()) {
+      if (!name.startsWith(ROOM_PREFIX)) continue
+      for (const e of this.byRoom.get(name.slice(ROOM_PREFIX.length)) ?? []) if (e.clients.has(client)) mine.push(e)
     }
-    await Promise.allSettled(entries.map((e) => this.settle(entryKey(e.pool, e.room, e.user), e)))
+    for (const e of mine) this.detach(client, e)
+    await Promise.allSettled(mine.map((e) => this.settle(entryKey(e.pool, e.room, e.user), e)))
   }
 
   private queue<T>(client: Client, op: () => Promise<T>): Promise<T> {
@@ -205,4 +219,11 @@ export class Presence {
     const frame = eventFrame('room.moved', { room: e.room, pool: e.pool, node })
     for (const c of e.clients) c.send(frame)
   }
+}
+
+/** Rooms (per pool) the client is in. */
+function roomsOf(client: Client): number {
+  let n = 0
+  for (const [name, m] of client.topics) if (name.startsWith(ROOM_PREFIX)) n += m.refs
+  return n
 }

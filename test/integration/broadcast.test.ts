@@ -42,8 +42,10 @@ describe('internal broadcast', () => {
     })
     expect(res.statusCode).toBe(200)
     expect(await res.body.json()).toEqual({ success: true, delivered: 3, instances: 1, unconfirmed: 0 })
-    const expected = { type: 'event', event: 'lobby.updated', data: { type: 'participant_joined', device_id: 'device9' } }
-    for (const c of [d1a, d1b, d2]) expect(await c.next()).toEqual(expected)
+    const data = { type: 'participant_joined', device_id: 'device9' }
+    // Seed 001's envelope, plus the stream and its offset (history is on by default).
+    for (const c of [d1a, d1b]) expect(await c.next()).toEqual({ type: 'event', event: 'lobby.updated', data, stream: 'device:device1', offset: 1 })
+    expect(await d2.next()).toEqual({ type: 'event', event: 'lobby.updated', data, stream: 'device:device2', offset: 1 })
     await sleep(100)
     expect(d3.messages).toEqual([])
     expect(d2.messages).toEqual([]) // listed twice, delivered once
@@ -74,7 +76,7 @@ describe('internal broadcast', () => {
     const anonymous = await connect(gate, '')
     const res = await broadcast(gate, { event: 'maintenance', data: { in: 5 }, targets: { all: true } })
     expect(await res.body.json()).toMatchObject({ delivered: 1 })
-    expect(await a.next()).toEqual({ type: 'event', event: 'maintenance', data: { in: 5 } })
+    expect(await a.next()).toEqual({ type: 'event', event: 'maintenance', data: { in: 5 }, stream: 'all', offset: 1 })
     await sleep(100)
     // A connection that never identified gets seed 002's metrics feed, and no broadcast.
     expect(anonymous.messages.map((m) => m.type)).toEqual(['metrics'])

@@ -41,7 +41,7 @@ describe('two instances on one Redis', () => {
     const onA = await connect(a, 'device-a')
     const res = await broadcast(a, { event: 'lobby.updated', data: { n: 1 }, targets: { device_ids: ['device-b'] } })
     expect(res).toEqual({ status: 200, json: { success: true, delivered: 1, instances: 2, unconfirmed: 0 } })
-    expect(await onB.next()).toEqual({ type: 'event', event: 'lobby.updated', data: { n: 1 } })
+    expect(await onB.next()).toMatchObject({ type: 'event', event: 'lobby.updated', data: { n: 1 }, stream: 'device:device-b' })
     await sleep(100)
     expect(onA.messages).toEqual([])
 

@@ -8,6 +8,7 @@
  * the thread for real. The deadline is 200 ms; the tests wait for states and
  * errors, not for time.
  */
+import { Hub } from '../../src/realtime/hub.js'
 import { realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
@@ -105,7 +106,7 @@ module.exports = {
 function worker(o: Partial<WorkerOptions> & Pick<WorkerOptions, 'lane'>): { w: JobWorker; store: MemoryJobStore } {
   const store = new MemoryJobStore()
   const engine = createMemoryEngine(silentLog)
-  const events = new JobEvents(engine, silentLog, () => null, { cancel: () => {}, created: () => {}, rate: () => {} })
+  const events = new JobEvents(engine, new Hub(), silentLog, () => null, { cancel: () => {}, created: () => {}, rate: () => {} })
   const w = new JobWorker({
     store,
     events,

@@ -5,6 +5,7 @@
  * by wrapping the real store (or giving a reader that hangs), not by mocking
  * the worker's own logic.
  */
+import { Hub } from '../../src/realtime/hub.js'
 import { realpathSync } from 'node:fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryEngine } from '../../src/engine/memory.js'
@@ -52,7 +53,7 @@ function faulty(store: JobStore) {
 
 function worker(store: JobStore, o: Partial<WorkerOptions> = {}): JobWorker {
   const engine = createMemoryEngine(silentLog)
-  const events = new JobEvents(engine, silentLog, () => null, { cancel: () => {}, created: () => {}, rate: () => {} })
+  const events = new JobEvents(engine, new Hub(), silentLog, () => null, { cancel: () => {}, created: () => {}, rate: () => {} })
   const w = new JobWorker({
     store,
     events,

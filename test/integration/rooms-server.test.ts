@@ -274,7 +274,7 @@ describe('cleanup', () => {
 })
 
 describe('broadcast to rooms', () => {
-  it('reaches every device in the rooms on every instance, once', async () => {
+  it('reaches every device in the rooms on every instance, once per room it is in', async () => {
     const [a, b] = await Promise.all([onRedis(), onRedis()])
     const [onA, onB, elsewhere, both] = await Promise.all([device(a, 'a1'), device(b, 'b1'), device(b, 'b2'), device(a, 'a2')])
     await onA.request('room.join', { room: 'r1' })
@@ -287,11 +287,31 @@ describe('broadcast to rooms', () => {
       headers: { 'content-type': 'application/json', 'x-internal-token': 't' },
       body: JSON.stringify({ event: 'room.updated', data: { x: 1 }, targets: { rooms: ['r1', 'r3'] } }),
     })
-    expect(await res.body.json()).toEqual({ success: true, delivered: 3, instances: 2, unconfirmed: 0 })
-    for (const c of [onA, onB, both]) expect(await c.next((m) => m.type === 'event')).toEqual({ type: 'event', event: 'room.updated', data: { x: 1 } })
+    // Each room is its own stream: `both` gets the event on r1 and on r3, each with that stream's offset.
+    expect(await res.body.json()).toEqual({ success: true, delivered: 4, instances: 2, unconfirmed: 0 })
+    const event = { type: 'event', event: 'room.updated', data: { x: 1 } }
+    for (const c of [onA, onB, both]) expect(await c.next((m) => m.type === 'event')).toEqual({ ...event, stream: 'room:r1', offset: 1 })
+    expect(await both.next((m) => m.type === 'event')).toEqual({ ...event, stream: 'room:r3', offset: 1 })
     await sleep(100)
     expect(elsewhere.messages.filter((m) => m.type === 'event')).toEqual([])
     expect(both.messages.filter((m) => m.type === 'event')).toEqual([])
+  })
+
+  it('reaches a device in several named rooms once when history is off', async () => {
+    const gate = await startGate({ auth: { internalToken: 't' }, realtime: { history: { size: 0 } } })
+    const c = await TestClient.connect(`${gate.wsUrl}/ws?device_id=d`)
+    clients.push(c)
+    await c.request('room.join', { room: 'r1' })
+    await c.request('room.join', { room: 'r2' })
+    const res = await request(`${gate.url}/internal/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-internal-token': 't' },
+      body: JSON.stringify({ event: 'room.updated', data: {}, targets: { rooms: ['r1', 'r2'], device_ids: ['d'] } }),
+    })
+    expect(await res.body.json()).toMatchObject({ delivered: 1 })
+    expect(await c.next((m) => m.type === 'event')).toEqual({ type: 'event', event: 'room.updated', data: {} })
+    await sleep(100)
+    expect(c.messages.filter((m) => m.type === 'event')).toEqual([])
   })
 })
 

@@ -1,0 +1,36 @@
+/**
+ * `{"event":"recover","data":{"since":{"<stream>":{"epoch":"…","offset":N}}}}`
+ * → `{"streams":{"<stream>":{"recovered":true,"epoch":"…","offset":<top>}}}`,
+ * after the missed events (see recovery.ts).
+ */
+import Type from 'typebox'
+import { RoomgateError } from '../../errors.js'
+import type { LocalEvents } from '../local-events.js'
+import type { Recovery } from './recovery.js'
+import type { StreamPosition } from './types.js'
+
+/** Streams one recover may name: a device, all, and the rooms one connection may be in. */
+export const MAX_RECOVER_STREAMS = 64
+
+export const RecoverData = Type.Object({
+  since: Type.Optional(
+    Type.Record(
+      Type.String({ minLength: 1, maxLength: 300 }),
+      Type.Object({
+        epoch: Type.String({ minLength: 1, maxLength: 64 }),
+        offset: Type.Integer({ minimum: 0 }),
+      }),
+      { maxProperties: MAX_RECOVER_STREAMS, description: 'Stream name → the last position the client has' },
+    ),
+  ),
+})
+
+export function registerRecover(local: LocalEvents, recovery: Recovery): void {
+  local.register('recover', (client, message) => {
+    const since = (message.data as { since?: unknown } | null)?.since
+    if (since !== undefined && (typeof since !== 'object' || since === null)) {
+      throw new RoomgateError('bad_request', "'data.since' must be an object")
+    }
+    return recovery.recover(client, since as Record<string, StreamPosition> | undefined)
+  })
+}

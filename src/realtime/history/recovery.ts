@@ -1,0 +1,104 @@
+/**
+ * `recover`: what a reconnecting connection missed on its streams. For each
+ * stream asked, the live events of that stream are held back for this
+ * connection while its history is read; then the missed events are sent in
+ * offset order (skipping any this connection was already sent live), then the
+ * held ones the read did not cover. So a stream's events reach the client
+ * exactly once, the replay before any later live event.
+ */
+import { RoomgateError } from '../../errors.js'
+import type { Client } from '../client.js'
+import type { Hub, Membership } from '../hub.js'
+import { isStream, topics } from '../topics.js'
+import type { HistorySettings, StreamPosition, StreamRead, StreamStore } from './types.js'
+
+export interface StreamAnswer extends StreamPosition {
+  /** Present for the streams listed in `since`. */
+  recovered?: boolean
+}
+
+export interface RecoverAnswer {
+  streams: Record<string, StreamAnswer>
+}
+
+/** The streams a connection may recover: its device, `all`, and the rooms it is in. */
+export function streamsOfClient(client: Client): string[] {
+  if (client.deviceId === undefined) return []
+  const out = [topics.device(client.deviceId), topics.all]
+  for (const name of client.topics.keys()) if (name.startsWith('room:')) out.push(name)
+  return out
+}
+
+export class Recovery {
+  constructor(
+    private readonly hub: Hub,
+    private readonly store: StreamStore,
+    private readonly history: HistorySettings,
+  ) {}
+
+  async recover(client: Client, since: Record<string, StreamPosition> | undefined): Promise<RecoverAnswer> {
+    if (this.history.size === 0) throw new RoomgateError('not_configured', 'History is off on this server (realtime.history.size is 0)')
+    const asked = since !== undefined && Object.keys(since).length > 0
+    const names = asked ? Object.keys(since) : streamsOfClient(client)
+    const memberships: Membership[] = []
+    for (const name of names) {
+      const m = isStream(name) ? this.hub.membership(client, name) : undefined
+      if (!m) throw new RoomgateError('forbidden', `Cannot recover '${name}': a connection recovers its own device, all, and the rooms it has joined`)
+      if (m.held) throw new RoomgateError('conflict', `A recover of '${name}' is already running on this connection`)
+      memberships.push(m)
+    }
+    const streams: Record<string, StreamAnswer> = {}
+    if (!asked) {
+      const reads = await Promise.all(names.map((name) => this.store.read(name, undefined, this.history)))
+      names.forEach((name, i) => (streams[name] = { epoch: reads[i]!.epoch, offset: reads[i]!.offset }))
+      return { streams }
+    }
+    // What each stream already sent this connection live, before holding its events back.
+    const sent = memberships.map((m) => sentRange(m))
+    for (const m of memberships) m.held = []
+    let reads: StreamRead[] | undefined
+    try {
+      reads = await Promise.all(names.map((name) => this.store.read(name, since[name], this.history)))
+    } finally {
+      memberships.forEach((m, i) => this.release(client, m, since[names[i]!]!, reads?.[i], sent[i]))
+    }
+    names.forEach((name, i) => {
+      const r = reads[i]!
+      streams[name] = { recovered: r.recovered, epoch: r.epoch, offset: r.offset }
+    })
+    return { streams }
+  }
+
+  /** Sends the replay and the held events, and ends the hold. Without `read` (it failed) only the held events. */
+  private release(client: Client, m: Membership, since: StreamPosition, read: StreamRead | undefined, sent: Sent | undefined): void {
+    const held = m.held ?? []
+    m.held = undefined
+    if (this.hub.membership(client, m.topic.name) !== m) return // it left the stream meanwhile
+    if (!read) {
+      for (const h of held) client.sendPrepared(h.wire, h.payload)
+      return
+    }
+    if (read.recovered) {
+      read.frames.forEach((frame, i) => {
+        const offset = since.offset + 1 + i
+        if (sent && sent.epoch === read.epoch && offset >= sent.from && offset <= sent.to) return
+        client.send(frame)
+      })
+    }
+    for (const h of held) if (h.epoch !== read.epoch || h.offset > read.offset) client.sendPrepared(h.wire, h.payload)
+    // From here the connection has had every event of the run the topic is in.
+    if (m.topic.epoch === undefined || m.topic.epoch === read.epoch) m.from = read.recovered ? since.offset + 1 : read.offset + 1
+  }
+}
+
+interface Sent {
+  epoch: string
+  from: number
+  to: number
+}
+
+function sentRange(m: Membership): Sent | undefined {
+  const t = m.topic
+  if (t.epoch === undefined) return undefined
+  return { epoch: t.epoch, from: m.from ?? t.first, to: t.last }
+}
