@@ -13,6 +13,7 @@ import { sharedRoomsContract } from './shared-rooms.contract.js'
 import { leasesContract } from './leases.contract.js'
 import { jobsContract } from './jobs.contract.js'
 import { statusCacheContract } from './status-cache.contract.js'
+import { streamsContract } from './streams.contract.js'
 
 const redis = new RedisServer()
 beforeAll(async () => {
@@ -52,6 +53,8 @@ statusCacheContract('redis', async () => {
   const engine = await redisEngine()
   return { store: engine.statusCache, close: () => engine.close() }
 })
+streamsContract('memory', async () => createMemoryEngine(silentLog))
+streamsContract('redis', redisEngine)
 describe('Redis leases', () => {
   leasesContract(async () => {
     const [a, b] = await Promise.all([redisEngine(), redisEngine()])

@@ -86,8 +86,7 @@ export class Recovery {
       })
     }
     for (const h of held) if (h.epoch !== read.epoch || h.offset > read.offset) client.sendPrepared(h.wire, h.payload)
-    // From here the connection has had every event of the run the topic is in.
-    if (m.topic.epoch === undefined || m.topic.epoch === read.epoch) m.from = read.recovered ? since.offset + 1 : read.offset + 1
+    if (m.topic.epoch === undefined || m.topic.epoch === read.epoch) m.from = sentFrom(since, read, sent)
   }
 }
 
@@ -101,4 +100,15 @@ function sentRange(m: Membership): Sent | undefined {
   const t = m.topic
   if (t.epoch === undefined) return undefined
   return { epoch: t.epoch, from: m.from ?? t.first, to: t.last }
+}
+
+/**
+ * Where the connection's gap-free run of this stream starts once the recovery
+ * is out: the replay, what it had live before, and the held events above the
+ * read's top join up; without a replay, only if it had everything up to the top.
+ */
+function sentFrom(since: StreamPosition, read: StreamRead, sent: Sent | undefined): number {
+  const before = sent && sent.epoch === read.epoch ? sent : undefined
+  if (read.recovered) return Math.min(since.offset + 1, before?.from ?? Infinity)
+  return before && before.to >= read.offset ? before.from : read.offset + 1
 }
