@@ -6,6 +6,8 @@
 //   (memory engine);
 // - ws: a plain `ws` server loop sending one pre-serialised frame to every
 //   client (bench/servers/ws-fanout.js): the floor on this machine;
+// - roomgate-nohistory: the same with `realtime.history.size: 0` (no stream
+//   offsets, nothing kept for recover): what history costs;
 // - socket.io: a socket.io 4 server doing io.emit('tick', {seq})
 //   (bench/servers/socketio-fanout.js), clients on socket.io-client with the
 //   websocket transport only. Reported as missing when bench/setup.sh could
@@ -28,7 +30,7 @@ const WARMUP_ROUNDS = 2
 /** No ping round during the run, in any system (roomgate's, socket.io's; the ws floor has none). */
 const DAY_MS = 86_400_000
 const TOKEN = 'bench-internal-token'
-export const TARGETS = { 'socket.io': 2, ws: 1, server_kb_per_conn: 10 }
+export const TARGETS = { 'socket.io': 2, ws: 1, 'roomgate-nohistory': 0.9, server_kb_per_conn: 10 }
 
 /** The npm peers bench/setup.sh could not install (bench/peers/missing.txt), plus any that do not resolve. */
 export function missingPeers(names) {
@@ -45,10 +47,11 @@ export function missingPeers(names) {
   })
 }
 
-async function startWsRoomgate(connections, nodeFlags) {
+async function startWsRoomgate(connections, nodeFlags, historySize) {
+  const realtime = historySize === undefined ? {} : { realtime: { history: { size: historySize } } }
   const { proc, port, base, inspectPort } = await startRoomgate({
-    file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}.json`),
-    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 } },
+    file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}-${historySize ?? 'default'}.json`),
+    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 }, ...realtime },
     nodeFlags,
     inspect: true,
   })
@@ -94,7 +97,7 @@ export async function wsFanoutScenario({ quick, rounds = quick ? 3 : 10, connect
   const missing = {}
   const uninstalled = missingPeers(['socket.io', 'socket.io-client'])
   if (uninstalled.length) missing['socket.io'] = `not installed: ${uninstalled.join(', ')} (bench/peers/missing.txt)`
-  const systemsWanted = ['roomgate', 'ws', 'socket.io'].filter((s) => !(s in missing))
+  const systemsWanted = ['roomgate', 'roomgate-nohistory', 'ws', 'socket.io'].filter((s) => !(s in missing))
   // Every server holds `connections` sockets; the clients hold them for every system at once.
   const limit = fdLimit()
   const wanted = connections
@@ -107,7 +110,9 @@ export async function wsFanoutScenario({ quick, rounds = quick ? 3 : 10, connect
     const servers = {}
     servers.roomgate = await startWsRoomgate(connections, nodeFlags)
     started.push(servers.roomgate.proc)
-    const pids = { roomgate: servers.roomgate.proc.pid }
+    servers['roomgate-nohistory'] = await startWsRoomgate(connections, nodeFlags, 0)
+    started.push(servers['roomgate-nohistory'].proc)
+    const pids = { roomgate: servers.roomgate.proc.pid, 'roomgate-nohistory': servers['roomgate-nohistory'].proc.pid }
     servers.ws = await startPeer('ws-fanout.js', 'ws', '/ws', connections, peerNodeFlags)
     started.push(servers.ws.proc)
     if (!('socket.io' in missing)) {
@@ -152,7 +157,7 @@ export async function wsFanoutScenario({ quick, rounds = quick ? 3 : 10, connect
     // roomgate / peer. Paired: each round runs every system back to back, so the median of
     // per-round ratios shrugs off drift. null when the peer is missing.
     const paired = (peer, f) => (samples[peer] ? fixed(pairedRatio(samples.roomgate, samples[peer], f), 2) : null)
-    const peers = ['ws', 'socket.io']
+    const peers = ['ws', 'socket.io', 'roomgate-nohistory']
     const ratios = {
       deliveries_per_s: Object.fromEntries(peers.map((p) => [p, paired(p, (x) => x.deliveriesPerS)])),
       p99_ms: Object.fromEntries(peers.map((p) => [p, paired(p, (x) => x.p99)])),
@@ -175,7 +180,8 @@ export async function wsFanoutScenario({ quick, rounds = quick ? 3 : 10, connect
         clients: CLIENTS,
         missing,
         frame_bytes: {
-          roomgate: Buffer.byteLength(JSON.stringify({ type: 'event', event: 'tick', data: { seq } })),
+          roomgate: Buffer.byteLength(JSON.stringify({ type: 'event', event: 'tick', data: { seq }, stream: 'all', offset: seq })),
+          'roomgate-nohistory': Buffer.byteLength(JSON.stringify({ type: 'event', event: 'tick', data: { seq } })),
           ws: Buffer.byteLength(JSON.stringify({ type: 'event', event: 'tick', data: { seq } })),
           'socket.io': Buffer.byteLength(`42${JSON.stringify(['tick', { seq }])}`),
         },

@@ -12,7 +12,7 @@ import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
-import { registerOpenApi, registerSchemas } from './openapi/index.js'
+import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
@@ -161,6 +161,9 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frontDoor,
     failedAuth,
   })
+
+  // Every capability has registered its /ws events: document their payloads.
+  registerEventSchemas(app, realtime.local)
 
   // After the server has stopped and drained: loops, then pools. The loops are
   // independent, and each may wait on a stalled Redis, so they stop together.

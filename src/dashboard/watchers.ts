@@ -7,6 +7,7 @@
  * and spends from the client IP's failure budget, shared with every other
  * credential check; once it is spent the connection is closed.
  */
+import Type from 'typebox'
 import type { FailureBudget } from '../auth/failures.js'
 import { SecretSet } from '../auth/tokens.js'
 import { RoomgateError } from '../errors.js'
@@ -33,14 +34,20 @@ export class Watchers {
   constructor(private readonly o: WatcherOptions) {
     this.tokens = new SecretSet(o.bearerTokens)
     this.keys = new SecretSet(o.apiKeys)
-    o.local.register('dashboard.subscribe', (client, message) => this.subscribe(client, message.data), {
+    o.local.register({
+      name: 'dashboard.subscribe',
+      summary: 'Watch the dashboard, with one of auth.bearerTokens (token) or auth.apiKeys (api_key)',
+      schema: Type.Object({ token: Type.Optional(Type.String()), api_key: Type.Optional(Type.String()) }),
       requiresIdentity: false,
+      handler: (client, data) => this.subscribe(client, data.token, data.api_key),
     })
-    o.local.register(
-      'dashboard.unsubscribe',
-      (client) => ({ subscribed: false, was: this.o.hub.leaveAll(client, topics.dashboard) }),
-      { requiresIdentity: false },
-    )
+    o.local.register({
+      name: 'dashboard.unsubscribe',
+      summary: 'Stop watching the dashboard',
+      schema: Type.Object({}),
+      requiresIdentity: false,
+      handler: (client) => ({ subscribed: false, was: o.hub.leaveAll(client, topics.dashboard) }),
+    })
   }
 
   get size(): number {
@@ -56,13 +63,10 @@ export class Watchers {
     return this.o.hub.membership(client, topics.dashboard) !== undefined
   }
 
-  private async subscribe(client: Client, data: unknown): Promise<{ subscribed: true }> {
+  private async subscribe(client: Client, token: string | undefined, key: string | undefined): Promise<{ subscribed: true }> {
     if (this.tokens.size === 0 && this.keys.size === 0) {
       throw new RoomgateError('not_configured', 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config')
     }
-    const d = (typeof data === 'object' && data !== null ? data : {}) as { token?: unknown; api_key?: unknown }
-    const token = typeof d.token === 'string' ? d.token : undefined
-    const key = typeof d.api_key === 'string' ? d.api_key : undefined
     // Both are checked, whatever the first says: the time taken does not tell which set matched.
     const matches = () => Number(this.tokens.has(token)) + Number(this.keys.has(key)) > 0
     try {

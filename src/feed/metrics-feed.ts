@@ -5,6 +5,7 @@
  * checks). An identified device gets them only after `metrics.subscribe`.
  * Frames are serialised once per update, whatever the number of watchers.
  */
+import Type from 'typebox'
 import type { Client } from '../realtime/client.js'
 import type { Hub } from '../realtime/hub.js'
 import type { LocalEvents } from '../realtime/local-events.js'
@@ -25,24 +26,28 @@ export class MetricsFeed {
     hub.onIdentify((client) => {
       if (!this.asked.has(client)) hub.leaveAll(client, topics.metrics)
     })
-    local.register(
-      'metrics.subscribe',
-      (client) => {
+    local.register({
+      name: 'metrics.subscribe',
+      summary: "Get seed 002's metrics feed (a connection that never identified gets it anyway)",
+      schema: Type.Object({}),
+      requiresIdentity: false,
+      handler: (client) => {
         this.asked.add(client)
         this.add(client)
         return { subscribed: true }
       },
-      { requiresIdentity: false },
-    )
-    local.register(
-      'metrics.unsubscribe',
-      (client) => {
+    })
+    local.register({
+      name: 'metrics.unsubscribe',
+      summary: 'Stop the metrics feed',
+      schema: Type.Object({}),
+      requiresIdentity: false,
+      handler: (client) => {
         this.asked.delete(client)
         this.hub.leaveAll(client, topics.metrics)
         return { subscribed: false }
       },
-      { requiresIdentity: false },
-    )
+    })
   }
 
   get size(): number {

@@ -3,6 +3,7 @@
  * cache, job events over /ws (`job.subscribe`), and the read throughput that
  * stands in for the seed's "LucidLink stats" when no backend reports them.
  */
+import Type from 'typebox'
 import { hash } from 'node:crypto'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
@@ -121,36 +122,39 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
 
   const keys = new SecretSet(config.auth.apiKeys)
   const { local } = deps.realtime
-  local.register(
-    'job.subscribe',
-    async (client, message) => {
-      const data = (message.data ?? {}) as { job_id?: unknown; api_key?: unknown }
-      const key = typeof data.api_key === 'string' ? data.api_key : undefined
-      await verifyClient(deps.failedAuth, client, () => keys.has(key), new RoomgateError('unauthorized', 'Invalid or missing API key'))
-      const id = data.job_id
-      if (id === ALL_JOBS) {
+  local.register({
+    name: 'job.subscribe',
+    summary: 'Watch a job (or "*", every job) with an API key: job.progress and job.file events',
+    schema: Type.Object({
+      job_id: Type.String({ description: 'A job id, or "*" for every job' }),
+      api_key: Type.Optional(Type.String()),
+    }),
+    requiresIdentity: false,
+    handler: async (client, data) => {
+      await verifyClient(deps.failedAuth, client, () => keys.has(data.api_key), new RoomgateError('unauthorized', 'Invalid or missing API key'))
+      if (data.job_id === ALL_JOBS) {
         events.subscribe(client, ALL_JOBS)
         return { job_id: ALL_JOBS }
       }
-      if (typeof id !== 'string' || !JOB_ID.test(id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
-      const job = await engine.jobs.get(id.toLowerCase())
+      if (!JOB_ID.test(data.job_id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
+      const job = await engine.jobs.get(data.job_id.toLowerCase())
       if (!job) throw new RoomgateError('not_found', 'Job not found')
       // It may have left while the store answered: its state is already dropped.
       if (!client.open) return { job_id: job.id }
       events.subscribe(client, job.id)
       return { job_id: job.id, job: jobView(job, deps.backend()) }
     },
-    { requiresIdentity: false },
-  )
-  local.register(
-    'job.unsubscribe',
-    (client, message) => {
-      const id = (message.data as { job_id?: unknown } | null)?.job_id
-      if (typeof id !== 'string') throw new RoomgateError('bad_request', "'data.job_id' must be a job id or \"*\"")
-      return { job_id: id, unsubscribed: events.unsubscribe(client, id === ALL_JOBS ? id : id.toLowerCase()) }
+  })
+  local.register({
+    name: 'job.unsubscribe',
+    summary: 'Stop watching a job (or "*")',
+    schema: Type.Object({ job_id: Type.String({ description: 'A job id, or "*"' }) }),
+    requiresIdentity: false,
+    handler: (client, data) => {
+      const id = data.job_id === ALL_JOBS ? ALL_JOBS : data.job_id.toLowerCase()
+      return { job_id: data.job_id, unsubscribed: events.unsubscribe(client, id) }
     },
-    { requiresIdentity: false },
-  )
+  })
 
   return {
     events,

@@ -14,7 +14,8 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { FEED_WS_SCHEMAS } from '../feed/schemas.js'
 import { ErrorBody } from './schemas.js'
-import { WS_SCHEMAS } from './ws.js'
+import type { LocalEvents } from '../realtime/local-events.js'
+import { eventSchemaId, WS_SCHEMAS } from './ws.js'
 
 export const DOCS_PREFIX = '/docs'
 
@@ -26,6 +27,13 @@ export function registerSchemas(app: FastifyInstance): void {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   app.addSchema(ErrorBody)
   for (const schema of [...WS_SCHEMAS, ...FEED_WS_SCHEMAS]) app.addSchema(schema)
+}
+
+/** One component per local /ws event (`WsRoomJoin` for `room.join`): its `data`, from the schema that checks it. */
+export function registerEventSchemas(app: FastifyInstance, local: LocalEvents): void {
+  for (const e of local.list()) {
+    app.addSchema({ ...e.schema, $id: eventSchemaId(e.name), description: `\`${e.name}\`: ${e.summary}` })
+  }
 }
 
 /** The document and its page (docs.enabled); after registerSchemas, before any route. */

@@ -9,13 +9,19 @@ import { MAX_EVENT_NAME_CHARS } from '../realtime/protocol.js'
 const RequestId = Type.Union([Type.String({ maxLength: 256 }), Type.Number()], { description: 'Echoed back on the answer' })
 const EventName = Type.String({ minLength: 1, maxLength: MAX_EVENT_NAME_CHARS })
 
+/** The component of a local event's `data`: `room.join` → `WsRoomJoin`. */
+export function eventSchemaId(event: string): string {
+  return `Ws${event.split(/[._-]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`
+}
+
 export const WsClientMessage = Type.Object(
   { event: EventName, request_id: Type.Optional(RequestId), data: Type.Optional(Type.Unknown()) },
   {
     $id: 'WsClientMessage',
     description:
-      'Client → server. `identify` ({"device_id"}) first, then events routed to services by name; ' +
-      'local events: `room.join`, `room.leave`, `job.subscribe`, `metrics.subscribe`, `dashboard.subscribe`.',
+      'Client → server. `identify` first (or `?device_id=` on the upgrade), then events routed to services by name. ' +
+      'Events roomgate answers itself have their `data` in the components named after them: `identify` → ' +
+      '`WsIdentify`, `room.join` → `WsRoomJoin`, `recover` → `WsRecover`, …',
   },
 )
 
@@ -25,7 +31,13 @@ export const WsResponse = Type.Object(
 )
 
 export const WsEvent = Type.Object(
-  { type: Type.Literal('event'), event: EventName, data: Type.Unknown() },
+  {
+    type: Type.Literal('event'),
+    event: EventName,
+    data: Type.Unknown(),
+    stream: Type.Optional(Type.String({ description: 'device:<id>, room:<name> or all: the stream of a broadcast (history on)' })),
+    offset: Type.Optional(Type.Integer({ minimum: 1, description: "The event's offset in its stream: one more than the last" })),
+  },
   { $id: 'WsEvent', description: 'Server → client: a pushed event (POST /internal/broadcast, job and room events)' },
 )
 

@@ -11,7 +11,8 @@ import type { Upstreams } from '../upstream/pools.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Client } from './client.js'
 import type { Hub } from './hub.js'
-import { isValidDeviceId, type LocalEvents } from './local-events.js'
+import Type from 'typebox'
+import { DeviceId, type LocalEvents } from './local-events.js'
 import { errorFrame, parseInbound, responseFrame, safeStringify, type ErrorBody, type Inbound, type RequestId } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
 
@@ -31,7 +32,13 @@ export interface GatewayDeps {
 
 export class Gateway {
   constructor(private readonly deps: GatewayDeps) {
-    deps.local.register('identify', (client, message) => this.identify(client, message), { requiresIdentity: false })
+    deps.local.register({
+      name: 'identify',
+      summary: 'Identify the connection as a device (or connect with ?device_id=)',
+      schema: Type.Object({ device_id: DeviceId }),
+      requiresIdentity: false,
+      handler: (client, data) => this.identify(client, data.device_id),
+    })
   }
 
   onMessage(client: Client, raw: string): void {
@@ -60,7 +67,7 @@ export class Gateway {
     const handler = local.get(message.event)
     if (handler) {
       if (handler.requiresIdentity && client.deviceId === undefined) return this.unidentified(client, message)
-      void this.answer(client, message, () => handler.handler(client, message))
+      void this.answer(client, message, () => handler.run(client, message))
       return
     }
     if (client.deviceId === undefined) return this.unidentified(client, message)
@@ -108,11 +115,7 @@ export class Gateway {
     })
   }
 
-  private identify(client: Client, message: Inbound): { device_id: string } {
-    const id = (message.data as { device_id?: unknown } | null)?.device_id
-    if (!isValidDeviceId(id)) {
-      throw new RoomgateError('bad_request', "'data.device_id' must be a string of 1 to 256 printable characters")
-    }
+  private identify(client: Client, id: string): { device_id: string } {
     if (client.deviceId !== undefined && client.deviceId !== id) {
       throw new RoomgateError('conflict', `This connection is already identified as '${client.deviceId}'`)
     }

@@ -1,31 +1,93 @@
 /**
- * Events roomgate answers itself instead of routing to a service (`identify`
- * now; room presence, job and metrics subscriptions as those capabilities
- * arrive). They are looked up before the routing table.
+ * Events roomgate answers itself instead of routing to a service (`identify`,
+ * `recover`, room presence, job, metrics and dashboard subscriptions). Each is
+ * registered once with the TypeBox schema of its `data`: the payload is checked
+ * by the compiled schema before the handler runs (a bad one is `bad_request`
+ * naming the field), the handler gets it typed, and the same schemas document
+ * the events in the OpenAPI document. Unknown fields in `data` are allowed.
+ *
+ *     local.register({
+ *       name: 'room.leave',
+ *       summary: 'Leave a room',
+ *       schema: Type.Object({ room: RoomId, pool: Type.Optional(PoolName) }),
+ *       handler: (client, data) => presence.leave(client, data.pool, data.room),
+ *     })
  */
+import Type, { type Static, type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { RoomgateError } from '../errors.js'
 import type { Client } from './client.js'
 import type { Inbound } from './protocol.js'
 
-export type LocalHandler = (client: Client, message: Inbound) => unknown
+export interface LocalEvent<S extends TSchema> {
+  name: string
+  /** One line for the OpenAPI document. */
+  summary: string
+  schema: S
+  /** False only for events a connection may send before it identifies (default true). */
+  requiresIdentity?: boolean
+  handler: (client: Client, data: Static<S>, message: Inbound) => unknown
+}
 
-export interface LocalEvent {
-  handler: LocalHandler
-  /** False only for events a connection may send before it identifies. */
+export interface Registered {
+  name: string
+  summary: string
+  schema: TSchema
   requiresIdentity: boolean
+  /** Checks the payload, then runs the handler; throws `bad_request` for a bad payload. */
+  run(client: Client, message: Inbound): unknown
+}
+
+interface ValidationError {
+  instancePath: string
+  message: string
+  keyword: string
+  params: Record<string, unknown>
 }
 
 export class LocalEvents {
-  private readonly events = new Map<string, LocalEvent>()
+  private readonly events = new Map<string, Registered>()
 
-  register(name: string, handler: LocalHandler, options: { requiresIdentity?: boolean } = {}): void {
-    if (this.events.has(name)) throw new Error(`local event ${name} registered twice`)
-    this.events.set(name, { handler, requiresIdentity: options.requiresIdentity ?? true })
+  register<S extends TSchema>(event: LocalEvent<S>): void {
+    if (this.events.has(event.name)) throw new Error(`local event ${event.name} registered twice`)
+    const check = Compile(event.schema)
+    this.events.set(event.name, {
+      name: event.name,
+      summary: event.summary,
+      schema: event.schema,
+      requiresIdentity: event.requiresIdentity ?? true,
+      run(client, message) {
+        if (!check.Check(message.data)) {
+          const [first] = check.Errors(message.data) as Iterable<ValidationError>
+          throw new RoomgateError('bad_request', first ? describe(first) : "'data' is not valid for this event")
+        }
+        return event.handler(client, message.data as Static<S>, message)
+      },
+    })
   }
 
-  get(name: string): LocalEvent | undefined {
+  get(name: string): Registered | undefined {
     return this.events.get(name)
   }
+
+  /** Every registered event, by name (for the OpenAPI document). */
+  list(): Registered[] {
+    return [...this.events.values()].sort((a, b) => a.name.localeCompare(b.name))
+  }
 }
+
+/** `data.room: must match pattern …`, `data.device_id: is required`. */
+function describe(e: ValidationError): string {
+  const path = ['data', ...e.instancePath.split('/').filter(Boolean)].join('.')
+  if (e.keyword === 'required') {
+    const missing = (e.params.requiredProperties as string[] | undefined)?.[0]
+    return `${path}${missing === undefined ? '' : `.${missing}`}: is required`
+  }
+  return `${path}: ${e.message}`
+}
+
+/** A device id: 1 to 256 characters, none of them a control character. */
+export const DeviceId = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
 
 /** 1 to 256 characters, none of them a control character. */
 export function isValidDeviceId(v: unknown): v is string {

@@ -4,6 +4,7 @@
  * if needed; the user defaults to the device), `room.leave {room, pool?}` →
  * `{room, pool, left}`. Disconnecting leaves every room.
  */
+import Type from 'typebox'
 import { RoomgateError } from '../errors.js'
 import type { LocalEvents } from '../realtime/local-events.js'
 import { requireRoomId, userId } from './ids.js'
@@ -12,26 +13,40 @@ import type { SharedPoolSpec } from './types.js'
 
 type Pools = (name: unknown) => SharedPoolSpec
 
-const dataOf = (data: unknown): Record<string, unknown> =>
-  typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {}
+const Room = Type.Union([Type.String(), Type.Number()], {
+  description: '1 to 128 letters, digits or -_.:@ (or a number, taken as its decimal string)',
+})
+const Pool = Type.Optional(Type.String({ description: 'A shared pool (default: rooms.serverPool)' }))
 
 export function registerRoomEvents(local: LocalEvents, presence: Presence, poolOf: Pools): void {
-  local.register('room.join', async (client, message) => {
-    const data = dataOf(message.data)
-    const room = requireRoomId(data.room, 'data.room')
-    const pool = poolOf(data.pool)
-    const user = data.user_id === undefined ? client.deviceId : userId(data.user_id)
-    if (user === undefined) {
-      throw new RoomgateError('bad_request', "'data.user_id' must be 1 to 256 characters without control characters")
-    }
-    const { node } = await presence.join(client, pool, room, user)
-    return { room, node, pool: pool.name }
+  local.register({
+    name: 'room.join',
+    summary: 'Join a room (placing it on a node if needed): answers {room, node, pool}',
+    schema: Type.Object({
+      room: Room,
+      user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Default: the device id' })),
+      pool: Pool,
+    }),
+    handler: async (client, data) => {
+      const room = requireRoomId(data.room, 'data.room')
+      const pool = poolOf(data.pool)
+      const user = data.user_id === undefined ? client.deviceId : userId(data.user_id)
+      if (user === undefined) {
+        throw new RoomgateError('bad_request', "'data.user_id' must be 1 to 256 characters without control characters")
+      }
+      const { node } = await presence.join(client, pool, room, user)
+      return { room, node, pool: pool.name }
+    },
   })
 
-  local.register('room.leave', async (client, message) => {
-    const data = dataOf(message.data)
-    const room = requireRoomId(data.room, 'data.room')
-    const pool = poolOf(data.pool)
-    return { room, pool: pool.name, left: await presence.leave(client, pool.name, room) }
+  local.register({
+    name: 'room.leave',
+    summary: 'Leave a room: answers {room, pool, left}',
+    schema: Type.Object({ room: Room, pool: Pool }),
+    handler: async (client, data) => {
+      const room = requireRoomId(data.room, 'data.room')
+      const pool = poolOf(data.pool)
+      return { room, pool: pool.name, left: await presence.leave(client, pool.name, room) }
+    },
   })
 }

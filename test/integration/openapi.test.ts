@@ -9,6 +9,7 @@ import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
 import { KEY, tempRoot, type TempRoot } from '../helpers/job-files.js'
 import { DocValidator, exampleAfter, seed, seedDrift, type OpenApiDoc } from '../helpers/openapi.js'
 import { startClientApi, type FakeClientApi } from '../helpers/client-api.js'
+import { eventSchemaId } from '../../src/openapi/ws.js'
 
 const TOKEN = 'docs-token'
 const INTERNAL = 'docs-internal'
@@ -44,6 +45,16 @@ afterAll(async () => {
 })
 
 describe('the OpenAPI document', () => {
+  it("documents the data of every event roomgate answers itself on /ws, from the schema that checks it", () => {
+    const events = gate.server.realtime.local.list().map((e) => e.name)
+    expect(events).toEqual(expect.arrayContaining(['identify', 'recover', 'room.join', 'room.leave', 'job.subscribe', 'job.unsubscribe', 'metrics.subscribe', 'dashboard.subscribe']))
+    for (const name of events) expect(docs.doc.components.schemas[eventSchemaId(name)], name).toBeDefined()
+    expect(docs.component('WsRoomJoin', { room: 2171, user_id: 'u1' })).toEqual([])
+    expect(docs.component('WsRoomJoin', { user_id: 'u1' })).not.toEqual([])
+    expect(docs.component('WsRecover', { since: { 'device:phone-1': { epoch: 'e1', offset: 42 } } })).toEqual([])
+    expect(docs.component('WsEvent', { type: 'event', event: 'x', data: {}, stream: 'device:phone-1', offset: 42 })).toEqual([])
+  })
+
   it('is OpenAPI 3.1, describes every route with a summary, a tag and its answers, and has a page at /docs', async () => {
     expect(docs.doc.openapi).toBe('3.1.0')
     const expected = [

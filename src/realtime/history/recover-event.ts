@@ -4,10 +4,8 @@
  * after the missed events (see recovery.ts).
  */
 import Type from 'typebox'
-import { RoomgateError } from '../../errors.js'
 import type { LocalEvents } from '../local-events.js'
 import type { Recovery } from './recovery.js'
-import type { StreamPosition } from './types.js'
 
 /** Streams one recover may name: a device, all, and the rooms one connection may be in. */
 export const MAX_RECOVER_STREAMS = 64
@@ -26,11 +24,10 @@ export const RecoverData = Type.Object({
 })
 
 export function registerRecover(local: LocalEvents, recovery: Recovery): void {
-  local.register('recover', (client, message) => {
-    const since = (message.data as { since?: unknown } | null)?.since
-    if (since !== undefined && (typeof since !== 'object' || since === null)) {
-      throw new RoomgateError('bad_request', "'data.since' must be an object")
-    }
-    return recovery.recover(client, since as Record<string, StreamPosition> | undefined)
+  local.register({
+    name: 'recover',
+    summary: 'Replay what the connection missed on its streams since the given positions, then answer the positions',
+    schema: RecoverData,
+    handler: (client, data) => recovery.recover(client, data.since),
   })
 }
