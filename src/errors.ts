@@ -1,9 +1,15 @@
 /**
  * The one error registry. Every error a client can see has a machine code here,
- * with its HTTP status and a default message; handlers throw `RoomgateError`
- * and the single Fastify error handler (see http-errors.ts) renders it as
- * `{"success": false, "error": "<message>", "code": "<code>"}`. WebSocket errors
- * use the same codes inside seed 001's error envelope.
+ * with its HTTP status and a default message (ERRORS), and every message with
+ * words of its own is a template in MESSAGES, under a name, with the code it
+ * is sent with. A throw site names one and passes arguments, never text:
+ *
+ *     throw new RoomgateError('job_already', { status: job.status })   // 409 conflict "Job is already completed"
+ *
+ * The single Fastify error handler (http-errors.ts) renders it as
+ * `{"success": false, "error": "<message>", "code": "<code>"}`; on /ws one
+ * function (realtime/protocol.ts `errorFrame`) puts it in seed 001's error
+ * envelope. test/unit/error-registry.test.ts holds every throw site to this.
  */
 export const ERRORS = {
   bad_request: { status: 400, message: 'Bad request' },
@@ -39,6 +45,110 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS
 
+/**
+ * Every message with its own words: the wire code it is sent with and its
+ * template. `{name}` placeholders are filled from the throw site's params.
+ */
+export const MESSAGES = {
+  // Credentials
+  bearer_invalid: { code: 'unauthorized', message: 'Missing or invalid bearer token' },
+  bearer_wrong: { code: 'unauthorized', message: 'Invalid bearer token' },
+  api_key_invalid: { code: 'unauthorized', message: 'Invalid or missing API key' },
+  internal_token_invalid: { code: 'unauthorized', message: 'Missing or invalid X-Internal-Token' },
+  internal_disabled: {
+    code: 'forbidden',
+    message: 'The internal API is disabled: set INTERNAL_AUTH_TOKEN (auth.internalToken) to enable it',
+  },
+  credentials_locked: { code: 'rate_limited', message: 'Too many wrong credentials from this address; retry in {seconds} s' },
+  dashboard_credentials_wrong: { code: 'unauthorized', message: 'Wrong dashboard token or API key' },
+  dashboard_not_configured: { code: 'not_configured', message: 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config' },
+  dashboard_files_missing: { code: 'not_found', message: 'The dashboard files are missing from this install' },
+  // Front door and limits
+  host_headers: { code: 'bad_request', message: 'A request must have exactly one Host header' },
+  upgrade_elsewhere: { code: 'bad_request', message: 'WebSocket upgrades are accepted on {routes} only' },
+  body_stalled: { code: 'request_timeout', message: 'The request body stopped arriving: nothing received for {ms} ms' },
+  uploads_per_ip: { code: 'rate_limited', message: 'At most {max} request bodies at once per client' },
+  transfer_encoding: { code: 'not_implemented', message: 'Transfer-Encoding {value} is not supported; use chunked' },
+  route_not_found: { code: 'not_found', message: 'Not found: {method} {path}' },
+  jobs_rate_limited: { code: 'rate_limited', message: 'Too many requests, please try again later' },
+  ws_server_busy: { code: 'server_busy', message: 'This server has no room for another WebSocket connection; retry later' },
+  ws_per_ip: { code: 'rate_limited', message: 'At most {max} WebSocket connections per client' },
+  streams_per_ip: { code: 'rate_limited', message: 'At most {max} streams per client' },
+  engine_timeout: { code: 'engine_unavailable', message: 'Redis did not answer in time: the change may still be applied when it recovers' },
+  // /ws
+  ws_not_json: { code: 'bad_request', message: 'Message is not valid JSON' },
+  ws_not_object: { code: 'bad_request', message: 'Message must be a JSON object' },
+  ws_request_id: { code: 'bad_request', message: "'request_id' must be a string or a number" },
+  ws_event_missing: { code: 'bad_request', message: "Missing 'event'" },
+  ws_event_too_long: { code: 'bad_request', message: "'event' is longer than {max} characters" },
+  device_id_invalid: { code: 'bad_request', message: 'device_id must be a string of 1 to 256 printable characters' },
+  already_identified: { code: 'conflict', message: "This connection is already identified as '{device}'" },
+  event_no_route: { code: 'unknown_event', message: "No route for event '{event}'" },
+  ws_rate_limited: { code: 'rate_limited', message: 'Rate limit exceeded; retry in {ms} ms' },
+  ws_inflight: { code: 'rate_limited', message: 'Too many events waiting for an answer ({max}); wait for one' },
+  data_too_deep: { code: 'bad_request', message: "'data' is nested too deeply" },
+  targets_empty: { code: 'bad_request', message: 'targets must list device_ids or rooms, or set all: true' },
+  history_off: { code: 'not_configured', message: 'History is off on this server (realtime.history.size is 0)' },
+  recover_forbidden: {
+    code: 'forbidden',
+    message: "Cannot recover '{stream}': a connection recovers its own device, all, and the rooms it has joined",
+  },
+  recover_running: { code: 'conflict', message: "A recover of '{stream}' is already running on this connection" },
+  // Services
+  service_saturated: { code: 'upstream_busy', message: 'Service {service} is saturated: {waiting} requests already waiting' },
+  service_timeout: { code: 'upstream_timeout', message: 'Service {service} did not answer in time' },
+  service_unavailable: { code: 'upstream_unavailable', message: 'Service {service} is unavailable' },
+  service_broke: { code: 'upstream_error', message: 'Service {service} failed: the connection broke' },
+  service_no_connection: { code: 'upstream_timeout', message: 'No connection to service {service} became free in time' },
+  service_bad_head: { code: 'upstream_error', message: 'Service {service} sent a response head that is not valid HTTP' },
+  service_reply_too_large: { code: 'upstream_error', message: 'Service {service} sent a reply over {max} bytes' },
+  service_answered: { code: 'upstream_error', message: 'Service {service} answered {status}' },
+  service_reply_not_json: { code: 'upstream_error', message: 'Service {service} sent a reply that is not JSON' },
+  node_answer_too_large: { code: 'upstream_error', message: 'answer over {max} bytes' },
+  // Rooms
+  room_id_invalid: { code: 'bad_request', message: "'{field}' must be 1 to 128 letters, digits or -_.:@ (or a number)" },
+  user_id_invalid: { code: 'bad_request', message: "'{field}' must be 1 to 256 characters without control characters" },
+  pool_unknown: { code: 'bad_request', message: '{pool} is not a pool' },
+  pool_not_shared: { code: 'bad_request', message: '{pool} is not a least-loaded or fill pool' },
+  pool_needs_bearer: { code: 'unauthorized', message: 'The {pool} pool is listed only with a bearer token' },
+  presence_leave_refused: {
+    code: 'unauthorized',
+    message: "DELETE needs the leaveToken of this presence's PUT (X-Presence-Token), or a bearer token",
+  },
+  room_unassigned: { code: 'room_not_found', message: "Room '{room}' has no assignment" },
+  room_in_pools: { code: 'conflict', message: "Room '{room}' is assigned in several pools; add ?pool=" },
+  room_unmapped: { code: 'room_not_found', message: "Room '{room}' is not mapped to a gateway" },
+  room_is_stopped: { code: 'room_stopped', message: "Room '{room}' is stopped: only /progress is allowed" },
+  room_busy: { code: 'conflict', message: 'Another start or stop of this room is in progress; retry' },
+  no_gateway_for_room: { code: 'no_gateway_available', message: "No gateway available for room '{room}': all {nodes} are in use" },
+  gateway_start_failed: { code: 'node_call_failed', message: "Gateway {node} did not start room '{room}'" },
+  gateway_stop_failed: { code: 'node_call_failed', message: "Gateway {node} did not stop room '{room}'" },
+  room_user_conflict: { code: 'conflict', message: "This connection is in room '{room}' as '{user}' already" },
+  rooms_per_connection: { code: 'bad_request', message: 'A connection can be in at most {max} rooms' },
+  room_ops_waiting: { code: 'rate_limited', message: 'Too many room operations waiting; wait for their answers' },
+  // Jobs (seed 002's words)
+  jobs_not_configured: { code: 'not_configured', message: 'Cache jobs are not configured on this server (jobs.root)' },
+  job_id_invalid: { code: 'bad_request', message: 'Invalid job ID format' },
+  job_not_found: { code: 'not_found', message: 'Job not found' },
+  job_paths_missing: { code: 'bad_request', message: "Give at least one path in 'files' or 'directories'" },
+  job_path_invalid: { code: 'bad_request', message: 'Invalid path: {reason}' },
+  job_too_many_files: { code: 'payload_too_large', message: 'Too many files: a job may hold at most {max}' },
+  job_no_files: { code: 'not_found', message: 'No files found' },
+  job_already: { code: 'conflict', message: 'Job is already {status}' },
+  job_watch_limit: { code: 'bad_request', message: 'A connection can watch at most {max} jobs' },
+  // Status
+  status_refresh_limited: { code: 'rate_limited', message: 'Too many refreshes of this project; retry later' },
+  project_not_found: { code: 'not_found', message: 'Project not found' },
+} as const satisfies Record<string, { code: ErrorCode; message: string }>
+
+export type MessageName = keyof typeof MESSAGES
+/** What a throw site names: a wire code (its default message) or a message of its own. */
+export type ErrorName = ErrorCode | MessageName
+/** A code a service sent in its own error body, passed through as it is. */
+export type ServiceCode = string & { readonly service: true }
+
+export type Params = Readonly<Record<string, string | number>>
+
 export interface RoomgateErrorOptions {
   /** Extra response headers, e.g. `Retry-After`. */
   headers?: Record<string, string>
@@ -48,23 +158,52 @@ export interface RoomgateErrorOptions {
    * 4xx code passed through keeps the upstream's status).
    */
   status?: number
+  /** Set on `rate_limited`: when to try again (sent as `retry_after_ms` on /ws). */
+  retryAfterMs?: number
+}
+
+/** The template's `{name}` placeholders filled in. */
+export function render(template: string, params: Params = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(params, name) ? String(params[name]) : whole))
+}
+
+function lookup(name: ErrorName): { code: ErrorCode; message: string } {
+  if (Object.hasOwn(MESSAGES, name)) return MESSAGES[name as MessageName]
+  return { code: name as ErrorCode, message: ERRORS[name as ErrorCode].message }
 }
 
 export class RoomgateError extends Error {
-  readonly code: string
+  readonly code: ErrorCode | ServiceCode
   readonly status: number
   readonly headers: Record<string, string> | undefined
+  readonly retryAfterMs: number | undefined
 
-  constructor(code: ErrorCode, message?: string, options?: RoomgateErrorOptions)
-  /** An error code that is not ours (an upstream's), with an explicit status. */
-  constructor(code: string, message: string, options: RoomgateErrorOptions & { status: number })
-  constructor(code: string, message?: string, options: RoomgateErrorOptions = {}) {
-    const known = (ERRORS as Record<string, { status: number; message: string }>)[code]
-    super(message ?? known?.message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
+  /** `new RoomgateError('job_not_found')`, `new RoomgateError('job_already', { status: 'completed' })`. */
+  constructor(name: ErrorName, params?: Params, options: RoomgateErrorOptions = {}) {
+    const { code, message } = lookup(name)
+    super(render(message, params), options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'RoomgateError'
     this.code = code
-    this.status = options.status ?? known?.status ?? 500
+    this.status = options.status ?? ERRORS[code].status
     this.headers = options.headers
+    this.retryAfterMs = options.retryAfterMs
+  }
+
+  /**
+   * A message written elsewhere: a validator's, a framework's, an error's own
+   * (`err.message`). Never a text of our own: those live in MESSAGES.
+   */
+  static withText(code: ErrorCode, text: string, options: RoomgateErrorOptions = {}): RoomgateError {
+    const err = new RoomgateError(code, undefined, options)
+    err.message = text
+    return err
+  }
+
+  /** A service's own error code and message, passed through with its status. */
+  static fromService(code: string, text: string, status: number): RoomgateError {
+    const err = RoomgateError.withText(status >= 500 ? 'upstream_error' : 'bad_request', text, { status })
+    ;(err as { code: ErrorCode | ServiceCode }).code = code as ServiceCode
+    return err
   }
 }
 
@@ -95,6 +234,7 @@ export function retryAfterSeconds(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)))
 }
 
-export function rateLimited(retryAfterMs: number, message?: string): RoomgateError {
-  return new RoomgateError('rate_limited', message, { headers: { 'retry-after': retryAfterSeconds(retryAfterMs) } })
+/** A 429 with its `Retry-After`: `rate_limited` or one of its messages. */
+export function rateLimited(retryAfterMs: number, name: ErrorName = 'rate_limited', params?: Params): RoomgateError {
+  return new RoomgateError(name, params, { headers: { 'retry-after': retryAfterSeconds(retryAfterMs) }, retryAfterMs })
 }

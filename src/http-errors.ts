@@ -47,10 +47,10 @@ export function toRoomgateError(err: FastifyError | RoomgateError | Error): Room
   if (err instanceof RoomgateError) return err
   const e = err as FastifyError
   if (e.validation) {
-    return new RoomgateError('bad_request', e.message)
+    return RoomgateError.withText('bad_request', e.message)
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500
-  if (status >= 400 && status < 500) return new RoomgateError(codeForStatus(status), e.message, { status })
+  if (status >= 400 && status < 500) return RoomgateError.withText(codeForStatus(status), e.message, { status })
   return new RoomgateError('internal_error')
 }
 
@@ -81,7 +81,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 200)
-    const rg = new RoomgateError('not_found', `Not found: ${request.method} ${path}`)
+    const rg = new RoomgateError('route_not_found', { method: request.method, path })
     return reply.code(404).send(errorBody(rg))
   })
 }

@@ -21,7 +21,7 @@ import { registerRealtime, type Realtime } from './realtime/index.js'
 import { registerRooms, type Rooms } from './rooms/index.js'
 import { registerAssets } from './assets/index.js'
 import { Lucid, registerFeed, type Feed } from './feed/index.js'
-import { JOBS_RATE_LIMITED, registerJobs, type Jobs } from './jobs/index.js'
+import { registerJobs, type Jobs } from './jobs/index.js'
 import { registerStatus, type Status } from './status/index.js'
 import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
@@ -141,7 +141,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
       store: engine.rateLimits,
       rejected: rateLimited.child('http'),
       log,
-      message: JOBS_RATE_LIMITED,
+      refusal: 'jobs_rate_limited',
     }),
     failedAuth,
     rateLimited,

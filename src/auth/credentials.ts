@@ -46,7 +46,7 @@ export function credentialGuard(
     return guard(
       budget,
       (headers) => tokens.has(bearerToken(single(headers.authorization))),
-      () => new RoomgateError('unauthorized', 'Missing or invalid bearer token'),
+      () => new RoomgateError('bearer_invalid'),
     )
   }
   if (kind === 'apiKey') {
@@ -54,7 +54,7 @@ export function credentialGuard(
     return guard(
       budget,
       (headers) => keys.has(single(headers['x-api-key'])),
-      () => new RoomgateError('unauthorized', 'Invalid or missing API key'),
+      () => new RoomgateError('api_key_invalid'),
     )
   }
   return undefined

@@ -110,5 +110,5 @@ export class FailureBudget {
 }
 
 function locked(waitMs: number): RoomgateError {
-  return rateLimited(waitMs, `Too many wrong credentials from this address; retry in ${Math.ceil(waitMs / 1000)} s`)
+  return rateLimited(waitMs, 'credentials_locked', { seconds: Math.ceil(waitMs / 1000) })
 }

@@ -12,7 +12,7 @@ import { safeEqual } from './tokens.js'
 export function internalTokenGuard(token: string, budget: FailureBudget): onRequestHookHandler {
   if (token === '') {
     return (_request, _reply, done) =>
-      done(new RoomgateError('forbidden', 'The internal API is disabled: set INTERNAL_AUTH_TOKEN (auth.internalToken) to enable it'))
+      done(new RoomgateError('internal_disabled'))
   }
   return guard(
     budget,
@@ -20,6 +20,6 @@ export function internalTokenGuard(token: string, budget: FailureBudget): onRequ
       const presented = headers['x-internal-token']
       return typeof presented === 'string' && safeEqual(presented, token)
     },
-    () => new RoomgateError('unauthorized', 'Missing or invalid X-Internal-Token'),
+    () => new RoomgateError('internal_token_invalid'),
   )
 }

@@ -91,7 +91,7 @@ export function registerDashboardPage(app: FastifyInstance, log: Logger): void {
 
   const send = (name: string, request: FastifyRequest, reply: FastifyReply) => {
     const file = files.get(name)
-    if (!file) throw new RoomgateError('not_found', files.size === 0 ? 'The dashboard files are missing from this install' : 'Not found')
+    if (!file) throw new RoomgateError(files.size === 0 ? 'dashboard_files_missing' : 'not_found')
     void reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)
       .header('x-content-type-options', 'nosniff')

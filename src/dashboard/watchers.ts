@@ -65,12 +65,12 @@ export class Watchers {
 
   private async subscribe(client: Client, token: string | undefined, key: string | undefined): Promise<{ subscribed: true }> {
     if (this.tokens.size === 0 && this.keys.size === 0) {
-      throw new RoomgateError('not_configured', 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config')
+      throw new RoomgateError('dashboard_not_configured')
     }
     // Both are checked, whatever the first says: the time taken does not tell which set matched.
     const matches = () => Number(this.tokens.has(token)) + Number(this.keys.has(key)) > 0
     try {
-      await verifyClient(this.o.failedAuth, client, matches, new RoomgateError('unauthorized', 'Wrong dashboard token or API key'))
+      await verifyClient(this.o.failedAuth, client, matches, new RoomgateError('dashboard_credentials_wrong'))
     } catch (err) {
       this.o.hub.leaveAll(client, topics.dashboard)
       throw err

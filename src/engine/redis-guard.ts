@@ -14,8 +14,6 @@ import { RoomgateError } from '../errors.js'
 /** Reply errors that mean "Redis cannot serve this now", not "this call is wrong". */
 const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOAUTH|WRONGPASS|OOM|MISCONF|NOREPLICAS)\b/
 
-/** A write that timed out was sent and may still run when Redis wakes; one refused while disconnected never left. */
-export const AMBIGUOUS_TIMEOUT = 'Redis did not answer in time: the change may still be applied when it recovers'
 
 export function isOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return true
@@ -25,8 +23,8 @@ export function isOutage(err: unknown): boolean {
 
 function mapped(err: unknown): never {
   if (!isOutage(err)) throw err
-  const message = (err as Error).message === 'Command timed out' ? AMBIGUOUS_TIMEOUT : undefined
-  throw new RoomgateError('engine_unavailable', message, { cause: err })
+  const timedOut = (err as Error).message === 'Command timed out'
+  throw new RoomgateError(timedOut ? 'engine_timeout' : 'engine_unavailable', undefined, { cause: err })
 }
 
 type Fn = (...args: unknown[]) => unknown

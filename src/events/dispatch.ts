@@ -28,7 +28,7 @@ async function readBounded(body: Dispatcher.ResponseData['body'], service: strin
     size += (chunk as Buffer).length
     if (size > MAX_REPLY_BYTES) {
       body.destroy()
-      throw new RoomgateError('upstream_error', `Service ${service} sent a reply over ${MAX_REPLY_BYTES} bytes`)
+      throw new RoomgateError('service_reply_too_large', { service, max: MAX_REPLY_BYTES })
     }
     chunks.push(chunk as Buffer)
   }
@@ -88,7 +88,7 @@ async function exchange(upstream: Upstream, pool: Upstream['events']['pool'], bo
     }
   }
   if (res.statusCode >= 200 && res.statusCode < 300) {
-    if (!valid) throw new RoomgateError('upstream_error', `Service ${upstream.name} sent a reply that is not JSON`)
+    if (!valid) throw new RoomgateError('service_reply_not_json', { service: upstream.name })
     return parsed
   }
   throw errorFromReply(upstream.name, res.statusCode, valid ? parsed : undefined)

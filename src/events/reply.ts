@@ -4,7 +4,7 @@
  * shapes: `{code, message}`, `{error: {code, message}}` (seed 001's envelope),
  * `{error: "...", code}` (roomgate's own) or `{detail: "..."}` (FastAPI).
  */
-import { CODE_BY_STATUS, RoomgateError, type ErrorCode } from '../errors.js'
+import { CODE_BY_STATUS, MESSAGES, render, RoomgateError, type ErrorCode } from '../errors.js'
 
 const CODE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/
 const MAX_MESSAGE_CHARS = 1_000
@@ -25,7 +25,7 @@ export function errorFromReply(service: string, status: number, body: unknown): 
   // A redirect or any other non-2xx the gateway cannot follow is the service's failure, not the client's.
   const fallback: ErrorCode =
     status >= 400 && status < 500 ? (CODE_BY_STATUS[status] ?? 'bad_request') : 'upstream_error'
-  const text = message?.slice(0, MAX_MESSAGE_CHARS) ?? `Service ${service} answered ${status}`
-  if (code && CODE.test(code)) return new RoomgateError(code, text, { status })
-  return new RoomgateError(fallback, text, { status })
+  const text = message?.slice(0, MAX_MESSAGE_CHARS) ?? render(MESSAGES.service_answered.message, { service, status })
+  if (code && CODE.test(code)) return RoomgateError.fromService(code, text, status)
+  return RoomgateError.withText(fallback, text, { status })
 }

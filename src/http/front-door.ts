@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { IncomingMessage, ServerOptions } from 'node:http'
 import type { HttpConfig } from '../config/http-schema.js'
-import { RoomgateError } from '../errors.js'
+import { RoomgateError, type Params } from '../errors.js'
 import { hasBody } from '../http-body.js'
 import { writeError } from '../http-errors.js'
 import type { Logger } from '../log.js'
@@ -83,9 +83,7 @@ export class FrontDoor {
     if (!hasBody(req)) return done()
     if (!this.uploads.begin(req, request.ip, () => this.timedOut(request, reply))) {
       return done(
-        new RoomgateError('rate_limited', `At most ${this.o.http.maxUploadsPerIp} request bodies at once per client`, {
-          headers: { 'retry-after': '1' },
-        }),
+        new RoomgateError('uploads_per_ip', { max: this.o.http.maxUploadsPerIp }, { headers: { 'retry-after': '1' } }),
       )
     }
     done()
@@ -93,10 +91,10 @@ export class FrontDoor {
 
   private refusal(request: FastifyRequest): RoomgateError | undefined {
     const req = request.raw
-    if (hostHeaders(req.rawHeaders) > 1) return closing('A request must have exactly one Host header')
+    if (hostHeaders(req.rawHeaders) > 1) return closing('host_headers')
     // Node hands an Upgrade request over as a raw socket: it must reach a WebSocket route or be refused before any 101.
     if (isUpgrade(req) && !request.is404 && !this.websocketRoutes.has(request.routeOptions.url ?? '')) {
-      return closing(`WebSocket upgrades are accepted on ${[...this.websocketRoutes].join(', ') || 'no route'} only`)
+      return closing('upgrade_elsewhere', { routes: [...this.websocketRoutes].join(', ') || 'no route' })
     }
     return undefined
   }
@@ -115,14 +113,12 @@ export class FrontDoor {
 
 /** The 408 of a body that went silent for `ms`. */
 export function bodyTimeout(ms: number): RoomgateError {
-  return new RoomgateError('request_timeout', `The request body stopped arriving: nothing received for ${ms} ms`, {
-    headers: { connection: 'close' },
-  })
+  return new RoomgateError('body_stalled', { ms }, { headers: { connection: 'close' } })
 }
 
 /** Refused before the body or the upgrade: the connection is closed after the answer. */
-function closing(message: string): RoomgateError {
-  return new RoomgateError('bad_request', message, { headers: { connection: 'close' } })
+function closing(name: 'host_headers' | 'upgrade_elsewhere', params?: Params): RoomgateError {
+  return new RoomgateError(name, params, { headers: { connection: 'close' } })
 }
 
 /** Set by Node's parser (Connection: upgrade with an Upgrade header); such a request arrives as a raw socket. */

@@ -78,7 +78,7 @@ export class JobEvents {
     if (this.hub.membership(client, topic)) return
     // `*` (every job) comes besides the limit.
     if (id !== ALL_JOBS && watchedBy(client) >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-      throw new RoomgateError('bad_request', `A connection can watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} jobs`)
+      throw new RoomgateError('job_watch_limit', { max: MAX_SUBSCRIPTIONS_PER_CONNECTION })
     }
     this.hub.join(client, topic)
   }

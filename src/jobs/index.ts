@@ -52,7 +52,6 @@ export interface Jobs {
 }
 
 /** Seed 002's words for a refused request. */
-export const JOBS_RATE_LIMITED = 'Too many requests, please try again later'
 
 export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   const { config, engine, registry } = deps
@@ -131,14 +130,14 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     }),
     requiresIdentity: false,
     handler: async (client, data) => {
-      await verifyClient(deps.failedAuth, client, () => keys.has(data.api_key), new RoomgateError('unauthorized', 'Invalid or missing API key'))
+      await verifyClient(deps.failedAuth, client, () => keys.has(data.api_key), new RoomgateError('api_key_invalid'))
       if (data.job_id === ALL_JOBS) {
         events.subscribe(client, ALL_JOBS)
         return { job_id: ALL_JOBS }
       }
-      if (!JOB_ID.test(data.job_id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
+      if (!JOB_ID.test(data.job_id)) throw new RoomgateError('job_id_invalid')
       const job = await engine.jobs.get(data.job_id.toLowerCase())
-      if (!job) throw new RoomgateError('not_found', 'Job not found')
+      if (!job) throw new RoomgateError('job_not_found')
       // It may have left while the store answered: its state is already dropped.
       if (!client.open) return { job_id: job.id }
       events.subscribe(client, job.id)
@@ -223,6 +222,6 @@ function perKeyLimit(limiter: string, perMinute: number, engine: Engine, rejecte
       const key = request.headers['x-api-key']
       return hash('sha256', typeof key === 'string' ? key : '', 'hex').slice(0, 32)
     },
-    message: JOBS_RATE_LIMITED,
+    refusal: 'jobs_rate_limited',
   })
 }

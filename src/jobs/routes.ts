@@ -46,7 +46,7 @@ export interface JobRoutesDeps {
 
 function jobId(params: unknown): string {
   const id = (params as { id: string }).id
-  if (!JOB_ID.test(id)) throw new RoomgateError('bad_request', 'Invalid job ID format')
+  if (!JOB_ID.test(id)) throw new RoomgateError('job_id_invalid')
   return id.toLowerCase()
 }
 
@@ -57,12 +57,12 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
   const schema = jobSchemas(CreateBody, ListQuery)
 
   api.post('/api/v1/cache/jobs', { ...writes, schema: schema.create }, async (request, reply) => {
-    if (d.root === undefined) throw new RoomgateError('not_configured', 'Cache jobs are not configured on this server (jobs.root)')
+    if (d.root === undefined) throw new RoomgateError('jobs_not_configured')
     const body = request.body ?? {}
     const files = body.files ?? []
     const directories = body.directories ?? []
     if (files.length + directories.length === 0) {
-      throw new RoomgateError('bad_request', "Give at least one path in 'files' or 'directories'")
+      throw new RoomgateError('job_paths_missing')
     }
     let found
     try {
@@ -71,12 +71,12 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
         { root: d.root, lane: d.lane, mountPrefixes: d.mountPrefixes, maxFiles: d.maxFiles },
       )
     } catch (err) {
-      if (err instanceof PathError) throw new RoomgateError('bad_request', `Invalid path: ${err.message}`)
-      if (err instanceof TooManyFiles) throw new RoomgateError('payload_too_large', `Too many files: a job may hold at most ${err.max}`)
+      if (err instanceof PathError) throw new RoomgateError('job_path_invalid', { reason: err.message })
+      if (err instanceof TooManyFiles) throw new RoomgateError('job_too_many_files', { max: err.max })
       // A call that passed jobs.fsTimeoutMs (its path and the deadline are in the message), or a lane full of them.
       if (err instanceof StorageStalled) {
         request.log.error({ root: d.root, err: err.message }, 'cache root stalled')
-        throw new RoomgateError('storage_unavailable', err.message)
+        throw RoomgateError.withText('storage_unavailable', err.message)
       }
       // The root missing, or the mount failing (EIO, ESTALE, ETIMEDOUT…): the storage's trouble, not the client's.
       if ((err as NodeJS.ErrnoException).code !== undefined) {
@@ -85,7 +85,7 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
       }
       throw err
     }
-    if (found.files.length === 0) throw new RoomgateError('not_found', 'No files found')
+    if (found.files.length === 0) throw new RoomgateError('job_no_files')
     // The cap is checked inside the store's create: a count here first would let racing requests (and instances) pass it.
     const job = await d.store.create(
       randomUUID(),
@@ -116,15 +116,15 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
 
   api.get('/api/v1/cache/jobs/:id', { ...reads, schema: schema.get }, async (request) => {
     const job = await d.store.get(jobId(request.params))
-    if (!job) throw new RoomgateError('not_found', 'Job not found')
+    if (!job) throw new RoomgateError('job_not_found')
     return { success: true as const, job: jobView(job, d.backend()) }
   })
 
   api.delete('/api/v1/cache/jobs/:id', { ...writes, schema: schema.cancel }, async (request) => {
     const id = jobId(request.params)
     const result = await d.store.cancel(id, d.retentionMs)
-    if (!result) throw new RoomgateError('not_found', 'Job not found')
-    if (!result.changed) throw new RoomgateError('conflict', `Job is already ${result.job.status}`)
+    if (!result) throw new RoomgateError('job_not_found')
+    if (!result.changed) throw new RoomgateError('job_already', { status: result.job.status })
     d.cancelled(id)
     return { success: true as const, message: 'Job cancelled successfully' }
   })

@@ -68,7 +68,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
           this.fail(
             reason === 'busy'
               ? busy(service, upstream.proxy.slots.maxWaiting)
-              : new RoomgateError('upstream_timeout', `No connection to service ${service} became free in time`),
+              : new RoomgateError('service_no_connection', { service }),
           ),
       },
       timeoutMs,
@@ -96,7 +96,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       this.res.writeHead(statusCode, head)
     } catch (err) {
       controller.abort(err as Error)
-      this.fail(new RoomgateError('upstream_error', `Service ${this.upstream.name} sent a response head that is not valid HTTP`))
+      this.fail(new RoomgateError('service_bad_head', { service: this.upstream.name }))
       return
     }
     this.status = statusCode

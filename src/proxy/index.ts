@@ -34,12 +34,12 @@ export interface ProxyDeps {
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
   const problem = targetProblem(request.raw.url ?? '')
-  if (problem) return done(new RoomgateError('bad_request', problem))
+  if (problem) return done(RoomgateError.withText('bad_request', problem))
   // Node undoes `chunked` only: forwarded on, any other coding (gzip, chunked)
   // would reach the service as if it were plain data (RFC 9112 §6.1: answer 501).
   const te = request.headers['transfer-encoding']
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return done(new RoomgateError('not_implemented', `Transfer-Encoding ${JSON.stringify(te)} is not supported; use chunked`))
+    return done(new RoomgateError('transfer_encoding', { value: JSON.stringify(te) }))
   }
   done()
 }

@@ -3,7 +3,7 @@
  * instance holds, and how many one client IP holds on it. Past the first, 503
  * `server_busy`; past the second, 429 `rate_limited`; both with Retry-After.
  */
-import { RoomgateError } from '../errors.js'
+import { RoomgateError, type MessageName } from '../errors.js'
 
 const RETRY_LATER = { headers: { 'retry-after': '5' } }
 
@@ -31,9 +31,9 @@ export interface Caps {
   max: number
   fromIp: number
   maxPerIp: number
-  /** The 503's message (the registry's when absent), and the 429's. */
-  busy?: string
-  perIp: string
+  /** The 503's message (`server_busy`'s when absent), and the 429's (given `{max}`). */
+  busy?: MessageName
+  perIp: MessageName
 }
 
 /** One more connection would pass a cap. */
@@ -43,6 +43,6 @@ export function overCaps(c: Caps): boolean {
 
 /** Throws when one more connection would pass a cap. */
 export function refuseOverCaps(c: Caps): void {
-  if (c.open >= c.max) throw new RoomgateError('server_busy', c.busy, RETRY_LATER)
-  if (c.fromIp >= c.maxPerIp) throw new RoomgateError('rate_limited', c.perIp, RETRY_LATER)
+  if (c.open >= c.max) throw new RoomgateError(c.busy ?? 'server_busy', undefined, RETRY_LATER)
+  if (c.fromIp >= c.maxPerIp) throw new RoomgateError(c.perIp, { max: c.maxPerIp }, RETRY_LATER)
 }

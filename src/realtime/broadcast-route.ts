@@ -55,7 +55,7 @@ export function registerBroadcastRoute(app: FastifyInstance, broadcaster: Broadc
     async (request) => {
       const { event, data, targets, idempotency_key: idempotencyKey } = request.body
       if (!targets.all && !targets.device_ids?.length && !targets.rooms?.length) {
-        throw new RoomgateError('bad_request', 'targets must list device_ids or rooms, or set all: true')
+        throw new RoomgateError('targets_empty')
       }
       const result = await broadcaster.broadcast({ event, data, targets, idempotencyKey })
       return { success: true as const, ...result }

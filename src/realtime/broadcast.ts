@@ -95,7 +95,7 @@ export class Broadcaster {
     try {
       body = eventFrame(req.event, req.data)
     } catch (err) {
-      if (err instanceof RangeError) throw new RoomgateError('bad_request', "'data' is nested too deeply")
+      if (err instanceof RangeError) throw new RoomgateError('data_too_deep')
       throw err
     }
     const header: Header = { id: randomUUID(), from: this.engine.instanceId, targets: req.targets }

@@ -3,7 +3,7 @@
  * then a local handler or the service the routing table names. Every outcome
  * is a response or an error envelope; nothing a client sends can throw out of here.
  */
-import { ERRORS, RoomgateError } from '../errors.js'
+import { ERRORS, rateLimited, RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { EventRouter } from '../events/routing.js'
 import { callService, type EventCall } from '../events/dispatch.js'
@@ -13,7 +13,7 @@ import type { Client } from './client.js'
 import type { Hub } from './hub.js'
 import Type from 'typebox'
 import { DeviceId, type LocalEvents } from './local-events.js'
-import { errorFrame, parseInbound, responseFrame, safeStringify, type ErrorBody, type Inbound, type RequestId } from './protocol.js'
+import { errorFrame, parseInbound, responseFrame, safeStringify, type Inbound, type RequestId } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
 
 export interface GatewayDeps {
@@ -51,15 +51,11 @@ export class Gateway {
 
     if (wait > 0) {
       metrics.rateLimited.inc()
-      this.sendError(client, event, requestId, {
-        code: 'rate_limited',
-        message: `Rate limit exceeded; retry in ${wait} ms`,
-        retry_after_ms: wait,
-      })
+      this.sendError(client, event, requestId, rateLimited(wait, 'ws_rate_limited', { ms: wait }))
       return
     }
     if (!parsed.ok) {
-      this.sendError(client, event, requestId, { code: 'bad_request', message: parsed.error })
+      this.sendError(client, event, requestId, parsed.error)
       return
     }
 
@@ -73,10 +69,7 @@ export class Gateway {
     if (client.deviceId === undefined) return this.unidentified(client, message)
     const service = router.match(message.event)
     if (service === undefined) {
-      this.sendError(client, message.event, message.request_id, {
-        code: 'unknown_event',
-        message: `No route for event '${message.event}'`,
-      })
+      this.sendError(client, message.event, message.request_id, new RoomgateError('event_no_route', { event: message.event }))
       return
     }
     this.callService(client, client.deviceId, message, service)
@@ -86,10 +79,7 @@ export class Gateway {
   private callService(client: Client, deviceId: string, message: Inbound, service: string): void {
     if (client.calls.size >= this.deps.maxInflight) {
       this.deps.metrics.rateLimited.inc()
-      this.sendError(client, message.event, message.request_id, {
-        code: 'rate_limited',
-        message: `Too many events waiting for an answer (${this.deps.maxInflight}); wait for one`,
-      })
+      this.sendError(client, message.event, message.request_id, new RoomgateError('ws_inflight', { max: this.deps.maxInflight }))
       return
     }
     const payload: EventCall = {
@@ -100,7 +90,7 @@ export class Gateway {
     }
     const body = safeStringify(payload)
     if (body === undefined) {
-      this.sendError(client, message.event, message.request_id, { code: 'bad_request', message: "'data' is nested too deeply" })
+      this.sendError(client, message.event, message.request_id, new RoomgateError('data_too_deep'))
       return
     }
     // One controller per call (not AbortSignal.any on a connection-long signal,
@@ -117,17 +107,14 @@ export class Gateway {
 
   private identify(client: Client, id: string): { device_id: string } {
     if (client.deviceId !== undefined && client.deviceId !== id) {
-      throw new RoomgateError('conflict', `This connection is already identified as '${client.deviceId}'`)
+      throw new RoomgateError('already_identified', { device: client.deviceId })
     }
     if (client.deviceId === undefined) this.deps.hub.identify(client, id)
     return { device_id: id }
   }
 
   private unidentified(client: Client, message: Inbound): void {
-    this.sendError(client, message.event, message.request_id, {
-      code: 'unidentified',
-      message: 'Identify first: connect with ?device_id= or send an identify event',
-    })
+    this.sendError(client, message.event, message.request_id, new RoomgateError('unidentified'))
   }
 
   /** Runs a local handler (no `service`) or a service call, and answers the client either way. */
@@ -143,23 +130,18 @@ export class Gateway {
       if (client.send(responseFrame(message.event, message.request_id, data))) metrics.messagesOut.inc()
     } catch (err) {
       if (!client.open) return // it left; nobody to answer, nothing the service did wrong
-      const body = toErrorBody(err)
+      const failure = err instanceof RoomgateError ? err : new RoomgateError('internal_error')
       if (service) {
-        metrics.events.child(service, Object.hasOwn(ERRORS, body.code) ? body.code : 'service_code').inc()
+        metrics.events.child(service, Object.hasOwn(ERRORS, failure.code) ? failure.code : 'service_code').inc()
         this.deps.failures.report(service, 'event', err)
-      } else if (body.code === 'internal_error') {
+      } else if (failure.code === 'internal_error') {
         log.error({ err, event: message.event }, 'local event handler failed')
       }
-      this.sendError(client, message.event, message.request_id, body)
+      this.sendError(client, message.event, message.request_id, failure)
     }
   }
 
-  private sendError(client: Client, event: string | undefined, requestId: RequestId | undefined, error: ErrorBody): void {
-    if (client.send(errorFrame(event, requestId, error))) this.deps.metrics.messagesOut.inc()
+  private sendError(client: Client, event: string | undefined, requestId: RequestId | undefined, err: RoomgateError): void {
+    if (client.send(errorFrame(event, requestId, err))) this.deps.metrics.messagesOut.inc()
   }
-}
-
-function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof RoomgateError) return { code: err.code, message: err.message }
-  return { code: 'internal_error', message: 'Internal server error' }
 }

@@ -117,8 +117,8 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     max: config.ws.maxConnections,
     fromIp: hub.connectionsFrom(ip),
     maxPerIp: config.ws.maxConnectionsPerIp,
-    busy: 'This server has no room for another WebSocket connection; retry later',
-    perIp: `At most ${config.ws.maxConnectionsPerIp} WebSocket connections per client`,
+    busy: 'ws_server_busy' as const,
+    perIp: 'ws_per_ip' as const,
   })
   app.route({
     method: 'GET',
@@ -140,7 +140,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
         refuseOverCaps(caps(request.ip))
         const id = deviceIdOf(request)
         if (id !== undefined && !isValidDeviceId(id)) {
-          throw new RoomgateError('bad_request', 'device_id must be a string of 1 to 256 printable characters')
+          throw new RoomgateError('device_id_invalid')
         }
       },
     ],

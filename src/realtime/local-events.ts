@@ -59,7 +59,7 @@ export class LocalEvents {
       run(client, message) {
         if (!check.Check(message.data)) {
           const [first] = check.Errors(message.data) as Iterable<ValidationError>
-          throw new RoomgateError('bad_request', first ? describe(first) : "'data' is not valid for this event")
+          throw RoomgateError.withText('bad_request', first ? describe(first) : 'data: not valid')
         }
         return event.handler(client, message.data as Static<S>, message)
       },

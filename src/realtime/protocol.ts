@@ -5,6 +5,8 @@
  *      {"type": "event", event, data}
  *      {"type": "error", event, request_id, error: {code, message}}
  */
+import { RoomgateError, type ErrorCode, type ServiceCode } from '../errors.js'
+
 export type RequestId = string | number
 
 export interface Inbound {
@@ -15,7 +17,7 @@ export interface Inbound {
 
 export type ParseResult =
   | { ok: true; message: Inbound }
-  | { ok: false; error: string; event?: string; request_id?: RequestId }
+  | { ok: false; error: RoomgateError; event?: string; request_id?: RequestId }
 
 export const MAX_EVENT_NAME_CHARS = 200
 
@@ -27,21 +29,21 @@ export function parseInbound(raw: string): ParseResult {
   try {
     value = JSON.parse(raw)
   } catch {
-    return { ok: false, error: 'Message is not valid JSON' }
+    return { ok: false, error: new RoomgateError('ws_not_json') }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, error: 'Message must be a JSON object' }
+    return { ok: false, error: new RoomgateError('ws_not_object') }
   }
   const m = value as Record<string, unknown>
   const request_id = isRequestId(m.request_id) ? m.request_id : undefined
   if (m.request_id !== undefined && m.request_id !== null && request_id === undefined) {
-    return { ok: false, error: "'request_id' must be a string or a number" }
+    return { ok: false, error: new RoomgateError('ws_request_id') }
   }
   if (typeof m.event !== 'string' || m.event.length === 0) {
-    return { ok: false, error: "Missing 'event'", request_id }
+    return { ok: false, error: new RoomgateError('ws_event_missing'), request_id }
   }
   if (m.event.length > MAX_EVENT_NAME_CHARS) {
-    return { ok: false, error: `'event' is longer than ${MAX_EVENT_NAME_CHARS} characters`, request_id }
+    return { ok: false, error: new RoomgateError('ws_event_too_long', { max: MAX_EVENT_NAME_CHARS }), request_id }
   }
   return { ok: true, message: { event: m.event, request_id, data: m.data ?? {} } }
 }
@@ -68,12 +70,15 @@ export function eventFrame(event: string, data: unknown): string {
 }
 
 export interface ErrorBody {
-  code: string
+  code: ErrorCode | ServiceCode
   message: string
   /** Set on `rate_limited`: when to try again. */
   retry_after_ms?: number
 }
 
-export function errorFrame(event: string | undefined, requestId: RequestId | undefined, error: ErrorBody): string {
+/** The one builder of /ws error frames: any failure, ours or a service's, as seed 001's envelope. */
+export function errorFrame(event: string | undefined, requestId: RequestId | undefined, err: RoomgateError): string {
+  const error: ErrorBody = { code: err.code, message: err.message }
+  if (err.retryAfterMs !== undefined) error.retry_after_ms = err.retryAfterMs
   return JSON.stringify({ type: 'error', event: event ?? null, request_id: requestId ?? null, error })
 }

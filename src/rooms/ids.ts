@@ -23,7 +23,7 @@ export function roomId(value: unknown): string | undefined {
 export function requireRoomId(value: unknown, where = 'room'): string {
   const id = roomId(value)
   if (id === undefined) {
-    throw new RoomgateError('bad_request', `'${where}' must be 1 to 128 letters, digits or -_.:@ (or a number)`)
+    throw new RoomgateError('room_id_invalid', { field: where })
   }
   return id
 }

@@ -59,7 +59,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   const poolOf = (name: unknown): SharedPoolSpec => {
     const pool = shared.get(typeof name === 'string' ? name : rooms.serverPool)
     if (pool && (name === undefined || typeof name === 'string')) return pool
-    throw new RoomgateError('bad_request', `${JSON.stringify(name)} is not a least-loaded or fill pool`)
+    throw new RoomgateError('pool_not_shared', { pool: JSON.stringify(name) })
   }
 
   const placements = registry.counter('roomgate_room_placements_total', 'Room placement requests, by pool and outcome', [

@@ -60,7 +60,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
     const result = await store.start(pool.name, room, pool.nodes)
     if (result.status === 'full') {
       d.placements.child(pool.name, 'no_node').inc()
-      throw new RoomgateError('no_gateway_available', `No gateway available for room '${room}': all ${pool.nodes.length} are in use`)
+      throw new RoomgateError('no_gateway_for_room', { room, nodes: pool.nodes.length })
     }
     if (result.status === 'stopped') throw stopped(room)
     d.placements.child(pool.name, result.status).inc()
@@ -70,7 +70,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
       } catch (err) {
         await store.removeIf(pool.name, room, result.node, 'started')
         d.log.warn({ room, node: result.node, err: (err as Error).message }, 'gateway start call failed; mapping undone')
-        throw new RoomgateError('node_call_failed', `Gateway ${result.node} did not start room '${room}'`)
+        throw new RoomgateError('gateway_start_failed', { node: result.node, room })
       }
     }
     return { success: true, room, gateway: result.node, state: 'started' }
@@ -92,7 +92,7 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
         await d.control.notify(fillTemplate(pool.stopUrl, current.node, room))
       } catch (err) {
         d.log.warn({ room, node: current.node, err: (err as Error).message }, 'gateway stop call failed; room left started')
-        throw new RoomgateError('node_call_failed', `Gateway ${current.node} did not stop room '${room}'`)
+        throw new RoomgateError('gateway_stop_failed', { node: current.node, room })
       }
     }
     const result = await store.stop(room)
@@ -115,5 +115,5 @@ export function registerLegacyRoutes(app: FastifyInstance, d: LegacyDeps): void 
   })
 }
 
-const notFound = (room: string) => new RoomgateError('room_not_found', `Room '${room}' is not mapped to a gateway`)
-const stopped = (room: string) => new RoomgateError('room_stopped', `Room '${room}' is stopped: only /progress is allowed`)
+const notFound = (room: string) => new RoomgateError('room_unmapped', { room })
+const stopped = (room: string) => new RoomgateError('room_is_stopped', { room })

@@ -66,7 +66,7 @@ export class NodeControl {
       size += (chunk as Buffer).length
       if (size > MAX_ANSWER_BYTES) {
         res.body.destroy()
-        throw new RoomgateError('upstream_error', `answer over ${MAX_ANSWER_BYTES} bytes`)
+        throw new RoomgateError('node_answer_too_large', { max: MAX_ANSWER_BYTES })
       }
       chunks.push(chunk as Buffer)
     }

@@ -81,10 +81,10 @@ export class Presence {
     return this.queue(client, async () => {
       const current = this.held(client, pool.name, room)
       if (current !== undefined && current.user !== user) {
-        throw new RoomgateError('conflict', `This connection is in room '${room}' as '${current.user}' already`)
+        throw new RoomgateError('room_user_conflict', { room, user: current.user })
       }
       if (current === undefined && roomsOf(client) >= MAX_ROOMS_PER_CONNECTION) {
-        throw new RoomgateError('bad_request', `A connection can be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`)
+        throw new RoomgateError('rooms_per_connection', { max: MAX_ROOMS_PER_CONNECTION })
       }
       const k = entryKey(pool.name, room, user)
       let entry = this.entries.get(k)
@@ -183,7 +183,7 @@ export class Presence {
     let q = this.queues.get(client)
     if (!q) this.queues.set(client, (q = { tail: Promise.resolve(), pending: 0 }))
     if (q.pending >= MAX_PENDING_PER_CONNECTION) {
-      return Promise.reject(new RoomgateError('rate_limited', 'Too many room operations waiting; wait for their answers'))
+      return Promise.reject(new RoomgateError('room_ops_waiting'))
     }
     q.pending++
     const queue = q

@@ -48,7 +48,7 @@ export class RoomLock {
     const deadline = Date.now() + this.holdMs
     while (!(await this.leases.acquire(name, this.holdMs))) {
       if (Date.now() >= deadline) {
-        throw new RoomgateError('conflict', 'Another start or stop of this room is in progress; retry', { headers: { 'retry-after': '1' } })
+        throw new RoomgateError('room_busy', undefined, { headers: { 'retry-after': '1' } })
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS))
     }

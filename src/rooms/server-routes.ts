@@ -79,7 +79,7 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     if (d.bearer) return true
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) return false
-    await verify(d.failedAuth, request.ip, () => d.bearerTokens.has(token), unauthorized('Invalid bearer token'))
+    await verify(d.failedAuth, request.ip, () => d.bearerTokens.has(token), new RoomgateError('bearer_wrong'))
     return true
   }
 
@@ -106,10 +106,10 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
     const room = requireRoomId((request.params as { room: string }).room)
     const wanted = request.query.pool
     if (wanted !== undefined && !d.pools.has(wanted) && wanted !== d.legacyPool) {
-      throw new RoomgateError('bad_request', `${JSON.stringify(wanted)} is not a pool`)
+      throw new RoomgateError('pool_unknown', { pool: JSON.stringify(wanted) })
     }
     const legacy = d.legacyPool !== undefined && (wanted === undefined || wanted === d.legacyPool) && (await hasBearer(request))
-    if (wanted !== undefined && wanted === d.legacyPool && !legacy) throw unauthorized(`The ${wanted} pool is listed only with a bearer token`)
+    if (wanted !== undefined && wanted === d.legacyPool && !legacy) throw new RoomgateError('pool_needs_bearer', { pool: wanted })
     const found: AssignmentView[] = []
     for (const pool of d.pools.keys()) {
       if (wanted !== undefined && wanted !== pool) continue
@@ -120,15 +120,15 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
       const m = await d.exclusive.get(room)
       if (m) found.push(legacyAssignmentView(d.legacyPool!, m))
     }
-    if (found.length === 0) throw new RoomgateError('room_not_found', `Room '${room}' has no assignment`)
-    if (found.length > 1) throw new RoomgateError('conflict', `Room '${room}' is assigned in several pools; add ?pool=`)
+    if (found.length === 0) throw new RoomgateError('room_unassigned', { room })
+    if (found.length > 1) throw new RoomgateError('room_in_pools', { room })
     return found[0]
   })
 
   const presenceParams = (params: unknown) => {
     const p = params as { room: string; user: string }
     const user = userId(p.user)
-    if (user === undefined) throw new RoomgateError('bad_request', "'user' must be 1 to 256 characters without control characters")
+    if (user === undefined) throw new RoomgateError('user_id_invalid', { field: 'user' })
     return { room: requireRoomId(p.room), user }
   }
 
@@ -151,11 +151,10 @@ export function registerServerRoutes(app: FastifyInstance, d: ServerDeps): void 
       // Both compared, whatever the first says: the time taken does not tell which one was checked.
       const leaveOk = typeof presented === 'string' && safeEqual(presented, expected)
       const bearerOk = d.bearerTokens.has(token)
-      await verify(d.failedAuth, request.ip, () => leaveOk || bearerOk, unauthorized("DELETE needs the leaveToken of this presence's PUT (X-Presence-Token), or a bearer token"))
+      await verify(d.failedAuth, request.ip, () => leaveOk || bearerOk, new RoomgateError('presence_leave_refused'))
     }
     await d.shared.release({ pool: pool.name, room, user, holder: HTTP_HOLDER })
     return { success: true as const, room, pool: pool.name, user }
   })
 }
 
-const unauthorized = (message: string) => new RoomgateError('unauthorized', message)

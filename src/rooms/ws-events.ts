@@ -32,7 +32,7 @@ export function registerRoomEvents(local: LocalEvents, presence: Presence, poolO
       const pool = poolOf(data.pool)
       const user = data.user_id === undefined ? client.deviceId : userId(data.user_id)
       if (user === undefined) {
-        throw new RoomgateError('bad_request', "'data.user_id' must be 1 to 256 characters without control characters")
+        throw new RoomgateError('user_id_invalid', { field: 'data.user_id' })
       }
       const { node } = await presence.join(client, pool, room, user)
       return { room, node, pool: pool.name }

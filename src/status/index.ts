@@ -69,7 +69,7 @@ export function registerStatus(app: FastifyInstance, deps: StatusDeps): Status {
       rejected: deps.rateLimited.child('status-refresh'),
       log,
       idOf: (request) => (request.params as { slug: string }).slug,
-      message: 'Too many refreshes of this project; retry later',
+      refusal: 'status_refresh_limited',
     }),
     maxSubscribers: status.maxSubscribers,
     maxSubscribersPerIp: status.maxSubscribersPerIp,

@@ -34,7 +34,7 @@ const slugOf = (request: FastifyRequest) => (request.params as { slug: string })
 export function registerStatusRoutes(app: FastifyInstance, d: StatusRoutesDeps): void {
   const known: onRequestHookHandler = (request, _reply, done) => {
     if (d.service.source(slugOf(request))) return done()
-    done(new RoomgateError('not_found', 'Project not found'))
+    done(new RoomgateError('project_not_found'))
   }
   const opts = { onRequest: [...d.onRequest, known] }
   /** Open streams per client IP on this instance. */
@@ -81,7 +81,7 @@ async function stream(request: FastifyRequest, reply: FastifyReply, d: StatusRou
     max: d.maxSubscribers,
     fromIp: perIp.of(ip),
     maxPerIp: d.maxSubscribersPerIp,
-    perIp: `At most ${d.maxSubscribersPerIp} streams per client`,
+    perIp: 'streams_per_ip',
   })
   const slug = slugOf(request)
   // Before the 200 goes out: with Redis down the answer is a 503, not a stream cut after its headers.

@@ -29,10 +29,10 @@ function errorCode(err: unknown): string | undefined {
 export function upstreamFailure(service: string, err: unknown): RoomgateError {
   const code = errorCode(err)
   if (code && TIMEOUT_CODES.has(code)) {
-    return new RoomgateError('upstream_timeout', `Service ${service} did not answer in time`, { cause: err })
+    return new RoomgateError('service_timeout', { service }, { cause: err })
   }
   if (code && UNREACHABLE_CODES.has(code)) {
-    return new RoomgateError('upstream_unavailable', `Service ${service} is unavailable`, { cause: err })
+    return new RoomgateError('service_unavailable', { service }, { cause: err })
   }
-  return new RoomgateError('upstream_error', `Service ${service} failed: the connection broke`, { cause: err })
+  return new RoomgateError('service_broke', { service }, { cause: err })
 }

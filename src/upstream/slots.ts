@@ -107,5 +107,5 @@ export class Slots {
 }
 
 export function busy(service: string, waiting: number): RoomgateError {
-  return new RoomgateError('upstream_busy', `Service ${service} is saturated: ${waiting} requests already waiting`)
+  return new RoomgateError('service_saturated', { service, waiting })
 }

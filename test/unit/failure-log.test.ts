@@ -36,8 +36,8 @@ describe('FailureLog', () => {
   it('puts codes a service made up in one window, and ignores 4xx answers', () => {
     const { log, lines } = capture()
     const f = new FailureLog(log, 60_000)
-    for (let i = 0; i < 100; i++) f.report('lobby', 'event', new RoomgateError(`made_up_${i}`, 'x', { status: 503 }))
-    f.report('lobby', 'event', new RoomgateError('lobby_full', 'x', { status: 409 }))
+    for (let i = 0; i < 100; i++) f.report('lobby', 'event', RoomgateError.fromService(`made_up_${i}`, 'x', 503))
+    f.report('lobby', 'event', RoomgateError.fromService('lobby_full', 'x', 409))
     expect(lines).toHaveLength(1)
     expect(lines[0]!.code).toBe('service_code')
   })

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { rateLimited, RoomgateError } from '../../src/errors.js'
 import { errorFrame, eventFrame, parseInbound, responseFrame } from '../../src/realtime/protocol.js'
 
 describe('parseInbound', () => {
@@ -22,7 +23,8 @@ describe('parseInbound', () => {
       const r = parseInbound(c.raw)
       expect(r.ok).toBe(c.ok)
       if (!r.ok) {
-        expect(r.error).toMatch(c.error!)
+        expect(r.error.message).toMatch(c.error!)
+        expect(r.error.code).toBe('bad_request')
         expect(r.request_id).toBe(c.request_id)
       }
     })
@@ -47,11 +49,18 @@ describe('frames', () => {
       event: 'lobby.updated',
       data: { type: 'participant_joined' },
     })
-    expect(JSON.parse(errorFrame('lobby.create', 'uuid-123', { code: 'bad_request', message: "Missing 'code' in data" }))).toEqual({
+    expect(JSON.parse(errorFrame('lobby.create', 'uuid-123', RoomgateError.fromService('bad_request', "Missing 'code' in data", 400)))).toEqual({
       type: 'error',
       event: 'lobby.create',
       request_id: 'uuid-123',
       error: { code: 'bad_request', message: "Missing 'code' in data" },
+    })
+    // A rate limit says when to retry.
+    expect(JSON.parse(errorFrame('x', undefined, rateLimited(250, 'ws_rate_limited', { ms: 250 })))).toEqual({
+      type: 'error',
+      event: 'x',
+      request_id: null,
+      error: { code: 'rate_limited', message: 'Rate limit exceeded; retry in 250 ms', retry_after_ms: 250 },
     })
   })
 })

@@ -37,14 +37,14 @@ export class Recovery {
   ) {}
 
   async recover(client: Client, since: Record<string, StreamPosition> | undefined): Promise<RecoverAnswer> {
-    if (this.history.size === 0) throw new RoomgateError('not_configured', 'History is off on this server (realtime.history.size is 0)')
+    if (this.history.size === 0) throw new RoomgateError('history_off')
     const asked = since !== undefined && Object.keys(since).length > 0
     const names = asked ? Object.keys(since) : streamsOfClient(client)
     const memberships: Membership[] = []
     for (const name of names) {
       const m = isStream(name) ? this.hub.membership(client, name) : undefined
-      if (!m) throw new RoomgateError('forbidden', `Cannot recover '${name}': a connection recovers its own device, all, and the rooms it has joined`)
-      if (m.held) throw new RoomgateError('conflict', `A recover of '${name}' is already running on this connection`)
+      if (!m) throw new RoomgateError('recover_forbidden', { stream: name })
+      if (m.held) throw new RoomgateError('recover_running', { stream: name })
       memberships.push(m)
     }
     const streams: Record<string, StreamAnswer> = {}
