@@ -14,6 +14,7 @@
  *     })
  */
 import Type, { type Static, type TSchema } from 'typebox'
+import type { TLocalizedValidationError } from 'typebox/error'
 import { Compile } from 'typebox/compile'
 import { RoomgateError } from '../errors.js'
 import type { Client } from './client.js'
@@ -38,12 +39,6 @@ export interface Registered {
   run(client: Client, message: Inbound): unknown
 }
 
-interface ValidationError {
-  instancePath: string
-  message: string
-  keyword: string
-  params: Record<string, unknown>
-}
 
 export class LocalEvents {
   private readonly events = new Map<string, Registered>()
@@ -57,11 +52,10 @@ export class LocalEvents {
       schema: event.schema,
       requiresIdentity: event.requiresIdentity ?? true,
       run(client, message) {
-        if (!check.Check(message.data)) {
-          const [first] = check.Errors(message.data) as Iterable<ValidationError>
-          throw RoomgateError.withText('bad_request', first ? describe(first) : 'data: not valid')
-        }
-        return event.handler(client, message.data as Static<S>, message)
+        const data = message.data
+        if (check.Check(data)) return event.handler(client, data, message)
+        const [first] = check.Errors(data)
+        throw RoomgateError.withText('bad_request', first ? describe(first) : 'data: not valid')
       },
     })
   }
@@ -77,24 +71,22 @@ export class LocalEvents {
 }
 
 /** `data.room: must match pattern …`, `data.device_id: is required`. */
-function describe(e: ValidationError): string {
+function describe(e: TLocalizedValidationError): string {
   const path = ['data', ...e.instancePath.split('/').filter(Boolean)].join('.')
   if (e.keyword === 'required') {
-    const missing = (e.params.requiredProperties as string[] | undefined)?.[0]
+    const missing = (e.params as { requiredProperties?: string[] }).requiredProperties?.[0]
     return `${path}${missing === undefined ? '' : `.${missing}`}: is required`
   }
   return `${path}: ${e.message}`
 }
 
-/** A device id: 1 to 256 characters, none of them a control character. */
-export const DeviceId = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
+/** 1 to 256 characters, none of them a control character: a device id, a user id. */
+export const PrintableId = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
+export const DeviceId = PrintableId
 
-/** 1 to 256 characters, none of them a control character. */
+const deviceIdCheck = Compile(DeviceId)
+
+/** The same rule for `?device_id=` as for `identify`. */
 export function isValidDeviceId(v: unknown): v is string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 256) return false
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i)
-    if (c < 0x20 || c === 0x7f) return false
-  }
-  return true
+  return deviceIdCheck.Check(v)
 }

@@ -5,17 +5,21 @@
  * `{room, pool, left}`. Disconnecting leaves every room.
  */
 import Type from 'typebox'
-import { RoomgateError } from '../errors.js'
-import type { LocalEvents } from '../realtime/local-events.js'
-import { requireRoomId, userId } from './ids.js'
+import { PrintableId, type LocalEvents } from '../realtime/local-events.js'
+import { requireRoomId } from './ids.js'
 import type { Presence } from './presence.js'
 import type { SharedPoolSpec } from './types.js'
 
 type Pools = (name: unknown) => SharedPoolSpec
 
-const Room = Type.Union([Type.String(), Type.Number()], {
-  description: '1 to 128 letters, digits or -_.:@ (or a number, taken as its decimal string)',
-})
+/** What `roomId` takes (rooms/ids.ts), as a schema: the OpenAPI document shows the rule. */
+const Room = Type.Union(
+  [
+    Type.String({ pattern: '^(?!\\.+$)[A-Za-z0-9_.:@-]{1,128}$' }),
+    Type.Number({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+  ],
+  { description: '1 to 128 letters, digits or -_.:@, not dots only (or a number, taken as its decimal string)' },
+)
 const Pool = Type.Optional(Type.String({ description: 'A shared pool (default: rooms.serverPool)' }))
 
 export function registerRoomEvents(local: LocalEvents, presence: Presence, poolOf: Pools): void {
@@ -24,16 +28,13 @@ export function registerRoomEvents(local: LocalEvents, presence: Presence, poolO
     summary: 'Join a room (placing it on a node if needed): answers {room, node, pool}',
     schema: Type.Object({
       room: Room,
-      user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Default: the device id' })),
+      user_id: Type.Optional(Type.String({ ...PrintableId, description: 'Default: the device id' })),
       pool: Pool,
     }),
     handler: async (client, data) => {
       const room = requireRoomId(data.room, 'data.room')
       const pool = poolOf(data.pool)
-      const user = data.user_id === undefined ? client.deviceId : userId(data.user_id)
-      if (user === undefined) {
-        throw new RoomgateError('user_id_invalid', { field: 'data.user_id' })
-      }
+      const user = data.user_id ?? client.deviceId!
       const { node } = await presence.join(client, pool, room, user)
       return { room, node, pool: pool.name }
     },

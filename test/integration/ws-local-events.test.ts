@@ -22,6 +22,8 @@ describe('local /ws events', () => {
     ['identify', {}, 'data.device_id: is required'],
     ['identify', { device_id: 'a\u0001b' }, 'data.device_id: must match pattern'],
     ['room.join', {}, 'data.room: is required'],
+    ['room.join', { room: '..' }, 'data.room'],
+    ['room.join', { room: 'r', user_id: 'a\nb' }, 'data.user_id: must match pattern'],
     ['room.join', { room: 'r', user_id: '' }, 'data.user_id: must not have fewer than 1'],
     ['room.leave', { room: true }, 'data.room'],
     ['job.subscribe', { job_id: 1 }, 'data.job_id'],
