@@ -86,7 +86,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   })
   const history = historySettings(config)
   const broadcaster = new Broadcaster(deps.engine, hub, history, config.broadcast.ackTimeoutMs, metrics, log)
-  registerRecover(local, new Recovery(hub, deps.engine.streams, history))
+  registerRecover(local, new Recovery(hub, deps.engine.streams, history, metrics))
   const liveness = new Liveness(hub, config.ws.pingIntervalMs)
 
   await app.register(websocket, {

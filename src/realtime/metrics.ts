@@ -11,6 +11,11 @@ export class RealtimeMetrics {
   readonly latency: Histogram
   readonly broadcasts: CounterChild
   readonly deliveries: CounterChild
+  /** Streams asked for in `recover`, by outcome. */
+  readonly recovered: CounterChild
+  readonly resync: CounterChild
+  /** Events sent again by `recover`. */
+  readonly replayed: CounterChild
 
   constructor(registry: Registry, hub: Hub, latency: Histogram, rateLimited: Counter) {
     const connections = registry.gauge('roomgate_ws_connections', 'Open WebSocket connections on this instance')
@@ -38,5 +43,13 @@ export class RealtimeMetrics {
       'Broadcast frames handed to connections on this instance',
     )
     this.deliveries = deliveries.child()
+    const recoveries = registry.counter(
+      'roomgate_ws_recoveries_total',
+      'Streams a reconnecting client asked to recover, by outcome (resync: the missed events were not kept)',
+      ['outcome'],
+    )
+    this.recovered = recoveries.child('recovered')
+    this.resync = recoveries.child('resync')
+    this.replayed = registry.counter('roomgate_ws_replayed_total', 'Missed events sent again to reconnecting clients').child()
   }
 }

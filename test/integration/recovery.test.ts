@@ -100,6 +100,9 @@ describe.each<Engine>(['memory', 'redis'])('recovery on the %s engine', (engine)
     // Live again, with the next offsets.
     await broadcast(a, 'd3', { device_ids: ['phone-1'] })
     expect(await back.next()).toMatchObject({ event: 'd3', stream: 'device:phone-1', offset: 4 })
+    const metrics = await (await request(`${b.url}/metrics`)).body.text()
+    expect(metrics).toContain('roomgate_ws_recoveries_total{outcome="recovered"} 3')
+    expect(metrics).toContain('roomgate_ws_replayed_total 5')
   })
 
   it('answers recovered:false, replaying nothing, for a wrong epoch or a trimmed history', async () => {

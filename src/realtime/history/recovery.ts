@@ -9,6 +9,7 @@
 import { RoomgateError } from '../../errors.js'
 import type { Client } from '../client.js'
 import type { Hub, Membership } from '../hub.js'
+import type { RealtimeMetrics } from '../metrics.js'
 import { isStream, topics } from '../topics.js'
 import type { HistorySettings, StreamPosition, StreamRead, StreamStore } from './types.js'
 
@@ -34,6 +35,7 @@ export class Recovery {
     private readonly hub: Hub,
     private readonly store: StreamStore,
     private readonly history: HistorySettings,
+    private readonly metrics: RealtimeMetrics,
   ) {}
 
   async recover(client: Client, since: Record<string, StreamPosition> | undefined): Promise<RecoverAnswer> {
@@ -79,11 +81,14 @@ export class Recovery {
       return
     }
     if (read.recovered) {
+      this.metrics.recovered.inc()
       read.frames.forEach((frame, i) => {
         const offset = since.offset + 1 + i
         if (sent && sent.epoch === read.epoch && offset >= sent.from && offset <= sent.to) return
-        client.send(frame)
+        if (client.send(frame)) this.metrics.replayed.inc()
       })
+    } else {
+      this.metrics.resync.inc()
     }
     for (const h of held) if (h.epoch !== read.epoch || h.offset > read.offset) client.sendPrepared(h.wire, h.payload)
     if (m.topic.epoch === undefined || m.topic.epoch === read.epoch) m.from = sentFrom(since, read, sent)
