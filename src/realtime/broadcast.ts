@@ -11,13 +11,19 @@
  * named streams gets the event on each, with that stream's offset), so every
  * stream's offsets reach a client without gaps. With history off, a
  * connection gets the event once, however many targets name it.
+ *
+ * If this instance missed some of a stream's events (its subscription dropped
+ * for a moment while the others went on), the next event shows the gap: the
+ * missed ones are read from the history and delivered first, the stream's
+ * later events waiting behind them, so the stream's members still get every
+ * offset in order.
  */
 import { randomUUID } from 'node:crypto'
 import { channels } from '../engine/keys.js'
 import { RoomgateError } from '../errors.js'
 import type { Engine } from '../engine/types.js'
 import type { Logger } from '../log.js'
-import type { HistorySettings } from './history/types.js'
+import type { HistorySettings, StreamPosition, StreamRead } from './history/types.js'
 import { parseBusMessage, streamFrame } from './history/types.js'
 import type { Hub } from './hub.js'
 import { eventFrame } from './protocol.js'
@@ -56,9 +62,16 @@ interface Header {
   targets: Targets
 }
 
+interface Queued {
+  position: StreamPosition
+  frame: string
+}
+
 export class Broadcaster {
   private readonly pending = new Map<string, Pending>()
   private readonly ackChannel: string
+  /** Streams being repaired after a gap: their events that came meanwhile, in order. */
+  private readonly repairing = new Map<string, Queued[]>()
 
   constructor(
     private readonly engine: Engine,
@@ -163,10 +176,49 @@ export class Broadcaster {
     for (let i = 0; i < streams.length; i++) {
       const name = streams[i]!
       const position = positions[i]
-      if (!position || !this.hub.has(name)) continue
-      count += this.hub.deliverStream(name, position, streamFrame(body, name, position.offset))
+      const topic = this.hub.topic(name)
+      if (!position || !topic) continue
+      const frame = streamFrame(body, name, position.offset)
+      const queued = this.repairing.get(name)
+      if (queued) {
+        queued.push({ position, frame })
+      } else if (topic.epoch === position.epoch && position.offset > topic.last + 1) {
+        this.repairing.set(name, [{ position, frame }])
+        void this.repair(name, { epoch: topic.epoch, offset: topic.last })
+      } else {
+        count += this.hub.deliverStream(name, position, frame)
+      }
     }
     return count
+  }
+
+  /**
+   * Delivers what this instance missed of a stream after `since`, then what
+   * waited behind it. If the history cannot give it, the waiting events go out
+   * as they are: their members see the gap in the offsets and can `recover`.
+   * (The instance already reported its count for the waiting events: what a
+   * repair delivers is not counted in a broadcast's answer.)
+   */
+  private async repair(name: string, since: StreamPosition): Promise<void> {
+    let read: StreamRead | undefined
+    try {
+      read = await this.engine.streams.read(name, since, this.history)
+    } catch (err) {
+      this.log.warn({ stream: name, err: (err as Error).message }, 'could not read the events this instance missed')
+    }
+    const queued = this.repairing.get(name) ?? []
+    this.repairing.delete(name)
+    const next = queued[0]!.position
+    if (read?.recovered && read.epoch === next.epoch) {
+      this.log.info({ stream: name, missed: next.offset - since.offset - 1 }, 'delivered the events this instance missed')
+      read.frames.forEach((frame, i) => {
+        const offset = since.offset + 1 + i
+        if (offset < next.offset) this.metrics.deliveries.inc(this.hub.deliverStream(name, { epoch: read.epoch, offset }, frame))
+      })
+    } else {
+      this.log.warn({ stream: name, from: since.offset + 1, to: next.offset - 1 }, 'events this instance missed are no longer kept')
+    }
+    for (const q of queued) this.metrics.deliveries.inc(this.hub.deliverStream(name, q.position, q.frame))
   }
 
   private readonly onAck = (message: string): void => {

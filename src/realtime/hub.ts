@@ -166,6 +166,10 @@ export class Hub {
     return this.topics.has(name)
   }
 
+  topic(name: string): Topic | undefined {
+    return this.topics.get(name)
+  }
+
   /** Sends one message to every member of the topic, framed once; returns how many took it. */
   deliver(name: string, frame: string | Buffer): number {
     const topic = this.topics.get(name)

@@ -7,7 +7,7 @@ import { request } from 'undici'
 import { startGate, type TestGate } from '../helpers/gate.js'
 import { redisSuite } from '../helpers/redis-suite.js'
 import { TestClient, type Frame } from '../helpers/ws-client.js'
-import { sleep } from '../helpers/ports.js'
+import { sleep, waitFor } from '../helpers/ports.js'
 
 const { redis, clients } = redisSuite()
 const TOKEN = 't'
@@ -184,6 +184,38 @@ describe('recovery across instances', () => {
     const got: number[] = []
     for (let i = 0; i < 20; i++) got.push((await c.next()).offset as number)
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  it("fills in the events an instance missed while its subscription was down, in order, for the devices it holds", async () => {
+    const [a, b] = await Promise.all([gate('redis'), gate('redis')])
+    const c = await connect(b, 'tunnel')
+    await broadcast(a, 'e1', { device_ids: ['tunnel'] })
+    expect(await c.next()).toMatchObject({ event: 'e1', offset: 1 })
+    // Cut B's subscriber connection and broadcast while it reconnects, until one broadcast misses B.
+    const admin = redis.client()
+    let missed = 1
+    let reached = 2
+    for (let attempt = 0; attempt < 5 && reached > 1; attempt++) {
+      const list = (await admin.client('LIST')) as string
+      const line = list.split('\n').find((l) => l.includes(`name=roomgate:${b.engine.instanceId}:sub`))
+      await admin.client('KILL', 'ID', /id=(\d+)/.exec(line!)![1]!)
+      missed++
+      const res = await request(`${a.url}/internal/broadcast`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-internal-token': TOKEN },
+        body: JSON.stringify({ event: `e${missed}`, data: {}, targets: { device_ids: ['tunnel'] } }),
+      })
+      const answer = (await res.body.json()) as { instances: number }
+      await waitFor(async () => ((await admin.pubsub('NUMSUB', 'rg:bc')) as [string, number])[1] === 2)
+      reached = answer.instances
+      if (reached === 1) break
+      expect(await c.next()).toMatchObject({ event: `e${missed}`, offset: missed }) // B was back in time: try again
+    }
+    admin.disconnect()
+    expect(reached).toBe(1) // B missed e<missed>
+    await broadcast(a, 'after', { device_ids: ['tunnel'] })
+    expect(await c.next()).toMatchObject({ event: `e${missed}`, offset: missed })
+    expect(await c.next()).toMatchObject({ event: 'after', offset: missed + 1 })
   })
 
   it('starts a new epoch when a memory-engine instance restarts', async () => {
