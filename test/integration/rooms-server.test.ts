@@ -297,6 +297,29 @@ describe('broadcast to rooms', () => {
     expect(both.messages.filter((m) => m.type === 'event')).toEqual([])
   })
 
+  it('keeps a connection in a room until it has left it in every pool it joined it in', async () => {
+    const pools = { janus: { strategy: 'least-loaded', nodes: ['n1'] }, other: { strategy: 'least-loaded', nodes: ['m1'] } }
+    const gate = await startGate({ auth: { internalToken: 't' }, rooms: { pools, serverPool: 'janus' } })
+    const c = await TestClient.connect(`${gate.wsUrl}/ws?device_id=d`)
+    clients.push(c)
+    await c.request('room.join', { room: 'r' })
+    await c.request('room.join', { room: 'r', pool: 'other' })
+    const send = async (n: number) => {
+      const res = await request(`${gate.url}/internal/broadcast`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-internal-token': 't' },
+        body: JSON.stringify({ event: 'room.note', data: { n }, targets: { rooms: ['r'] } }),
+      })
+      return ((await res.body.json()) as { delivered: number }).delivered
+    }
+    expect(await send(1)).toBe(1)
+    expect((await c.request('room.leave', { room: 'r' })).data).toEqual({ room: 'r', pool: 'janus', left: true })
+    expect(await send(2)).toBe(1)
+    expect((await c.request('room.leave', { room: 'r', pool: 'other' })).data.left).toBe(true)
+    expect(await send(3)).toBe(0)
+    expect((await c.request('recover', { since: { 'room:r': { epoch: 'x', offset: 0 } } })).error.code).toBe('forbidden')
+  })
+
   it('reaches a device in several named rooms once when history is off', async () => {
     const gate = await startGate({ auth: { internalToken: 't' }, realtime: { history: { size: 0 } } })
     const c = await TestClient.connect(`${gate.wsUrl}/ws?device_id=d`)
