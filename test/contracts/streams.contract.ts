@@ -57,6 +57,19 @@ export function streamsContract(name: string, create: () => Promise<Engine>): vo
       expect((await engine.streams.read(s, { epoch, offset: 2 }, history)).frames).toHaveLength(3)
     })
 
+    it('takes a publication to 10,000 streams in one step', async () => {
+      const run = Math.random()
+      const streams = Array.from({ length: 10_000 }, (_, i) => `device:${run}-${i}`)
+      expect(await publish(1, streams)).toBe(1)
+      await waitFor(() => got.length === 1)
+      const m = parseBusMessage(got[0]!)
+      expect(m.positions).toHaveLength(10_000)
+      expect(m.positions.every((p) => p.offset === 1)).toBe(true)
+      expect((await engine.streams.read(streams[9_999]!, { epoch: m.positions[9_999]!.epoch, offset: 0 }, history)).frames).toEqual([
+        streamFrame(body(1), streams[9_999]!, 1),
+      ])
+    })
+
     it('drops a publication whose idempotency key was seen, storing nothing', async () => {
       const s = `all-${Math.random()}`
       const key = `k-${Math.random()}`

@@ -34,6 +34,13 @@ describe('config defaults', () => {
     expect(config.admin).toEqual({ host: '127.0.0.1' })
   })
 
+  it('keeps 100 events per stream for 300 s, and the stream positions for a day', () => {
+    expect(config.realtime.history).toEqual({ size: 100, ttlSeconds: 300, metaTtlSeconds: 86_400 })
+    expect(buildConfig({ realtime: { history: { size: 0 } } }, {}).realtime.history.size).toBe(0)
+    expect(() => buildConfig({ realtime: { history: { size: -1 } } }, {})).toThrow(/^realtime\.history\.size /)
+    expect(() => buildConfig({ realtime: { histroy: {} } }, {})).toThrow(/realtime/)
+  })
+
   it("holds seed 001's routing table and proxy routes", () => {
     expect(config.events.routes.map((r) => r.service)).toEqual(['lobby', 'lobby', 'measurement', 'simulation'])
     expect(config.proxy.routes.map((r) => [r.prefix, r.service, r.auth])).toEqual([
