@@ -30,6 +30,8 @@ it('routes events, pushes broadcasts and proxies HTTP with the demo config', asy
     type: 'event',
     event: 'lobby.updated',
     data: { type: 'participant_joined', device_id: 'phone-1' },
+    stream: 'all',
+    offset: expect.any(Number),
   })
   expect((await ws.request('simulation.run', { x: 1 })).data).toMatchObject({ service: 'simulation', echo: { x: 1 } })
   expect((await ws.request('lobby.fail')).error).toEqual({ code: 'demo_failure', message: 'lobby refused lobby.fail' })
