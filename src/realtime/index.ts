@@ -1,6 +1,7 @@
 /**
- * The realtime gateway (seed 001): `WS /ws`, event routing, liveness, and the
- * cluster broadcast behind `POST /internal/broadcast`.
+ * The realtime gateway (seed 001): `WS /ws`, event routing, liveness, the
+ * cluster broadcast behind `POST /internal/broadcast`, and the history of its
+ * streams with `recover` (history/).
  */
 import { overCaps, refuseOverCaps } from '../ratelimit/caps.js'
 import Type from 'typebox'
