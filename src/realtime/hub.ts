@@ -33,6 +33,11 @@ export interface Membership {
   from: number | undefined
   /** While the connection recovers this stream: its live events, held back until the replay is sent. */
   held: Held[] | undefined
+  /**
+   * After a recovery: the replay sent everything up to here, so a live event
+   * at or below it that comes late (a gap repair) is not sent again.
+   */
+  replayed: StreamPosition | undefined
 }
 
 export class Topic {
@@ -41,6 +46,8 @@ export class Topic {
   epoch: string | undefined
   first = 0
   last = 0
+  /** Counts the runs: a recovery knows whether one started while it read. */
+  run = 0
 
   constructor(readonly name: string) {}
 
@@ -50,6 +57,7 @@ export class Topic {
       for (const m of this.members.values()) m.from = p.offset
       this.epoch = p.epoch
       this.first = p.offset
+      this.run++
     }
     this.last = p.offset
   }
@@ -123,7 +131,13 @@ export class Hub {
       this.topics.set(name, (topic = new Topic(name)))
       if (name.startsWith(DEVICE_PREFIX)) this.devices++
     }
-    const m: Membership = { topic, refs: 1, from: topic.epoch === undefined ? undefined : topic.last + 1, held: undefined }
+    const m: Membership = {
+      topic,
+      refs: 1,
+      from: topic.epoch === undefined ? undefined : topic.last + 1,
+      held: undefined,
+      replayed: undefined,
+    }
     topic.members.set(client, m)
     client.topics.set(name, m)
     return m
@@ -207,6 +221,7 @@ export class Hub {
     let count = 0
     for (const [c, m] of topic.members) {
       if (m.held) m.held.push({ ...position, wire, payload })
+      else if (m.replayed && replayedAlready(m, position)) continue
       else if (c.sendPrepared(wire, payload)) count++
     }
     return count
@@ -224,4 +239,11 @@ export class Hub {
     this.topics.delete(topic.name)
     if (topic.name.startsWith(DEVICE_PREFIX)) this.devices--
   }
+}
+
+/** Whether the member's last replay already sent `p`; the mark goes once the stream is past it. */
+function replayedAlready(m: Membership, p: StreamPosition): boolean {
+  if (m.replayed!.epoch === p.epoch && p.offset <= m.replayed!.offset) return true
+  m.replayed = undefined
+  return false
 }

@@ -91,7 +91,10 @@ export class Recovery {
       this.metrics.resync.inc()
     }
     for (const h of held) if (h.epoch !== read.epoch || h.offset > read.offset) client.sendPrepared(h.wire, h.payload)
-    if (m.topic.epoch === undefined || m.topic.epoch === read.epoch) m.from = sentFrom(since, read, sent)
+    m.replayed = { epoch: read.epoch, offset: read.offset }
+    // A run that started while the history was read (a gap, a new epoch) is all this connection can be sure of.
+    const topic = m.topic
+    m.from = topic.run === sent?.run && topic.epoch === read.epoch ? sentFrom(since, read, sent) : undefined
   }
 }
 
@@ -99,12 +102,13 @@ interface Sent {
   epoch: string
   from: number
   to: number
+  run: number
 }
 
 function sentRange(m: Membership): Sent | undefined {
   const t = m.topic
   if (t.epoch === undefined) return undefined
-  return { epoch: t.epoch, from: m.from ?? t.first, to: t.last }
+  return { epoch: t.epoch, from: m.from ?? t.first, to: t.last, run: t.run }
 }
 
 /**
