@@ -51,8 +51,13 @@ export const keys = {
 }
 
 export const channels = {
-  /** Cluster broadcast requests (see realtime/broadcast.ts). */
-  broadcast: `${PREFIX}bc`,
+  /** Cluster broadcasts (see realtime/broadcast.ts): header, stream positions, frame. */
+  broadcast: `${PREFIX}bcast`,
+  /**
+   * The two-line broadcasts (header, frame) of instances from before stream
+   * history: still delivered, so a rolling upgrade loses nothing they send.
+   */
+  legacyBroadcast: `${PREFIX}bc`,
   /** Delivery counts sent back to the instance that asked for a broadcast. */
   broadcastAck: (instanceId: string) => `${PREFIX}bc:ack:${instanceId}`,
   /** Job events (progress, files, cancels, new jobs) and worker throughput. */

@@ -86,6 +86,7 @@ export class Broadcaster {
 
   async start(): Promise<void> {
     await this.engine.bus.subscribe(channels.broadcast, this.onBroadcast)
+    await this.engine.bus.subscribe(channels.legacyBroadcast, this.onLegacyBroadcast)
     await this.engine.bus.subscribe(this.ackChannel, this.onAck)
   }
 
@@ -93,6 +94,7 @@ export class Broadcaster {
     for (const id of [...this.pending.keys()]) this.settle(id)
     await Promise.all([
       this.engine.bus.unsubscribe(channels.broadcast, this.onBroadcast),
+      this.engine.bus.unsubscribe(channels.legacyBroadcast, this.onLegacyBroadcast),
       this.engine.bus.unsubscribe(this.ackChannel, this.onAck),
     ])
   }
@@ -154,7 +156,24 @@ export class Broadcaster {
       this.log.warn('ignoring a malformed broadcast message on the bus')
       return
     }
-    const count = this.deliver(header.targets, parsed.positions, parsed.body)
+    this.delivered(header, this.deliver(header.targets, parsed.positions, parsed.body))
+  }
+
+  /** `header\nframe` from an instance of an earlier version: once per connection, no stream fields. */
+  private readonly onLegacyBroadcast = (message: string): void => {
+    const nl = message.indexOf('\n')
+    let header: Header
+    try {
+      header = JSON.parse(message.slice(0, nl)) as Header
+    } catch {
+      this.log.warn('ignoring a malformed broadcast message on the bus')
+      return
+    }
+    this.delivered(header, this.deliver(header.targets, [], message.slice(nl + 1)))
+  }
+
+  /** Counts a delivery and reports it to the instance that asked. */
+  private delivered(header: Header, count: number): void {
     this.metrics.deliveries.inc(count)
     if (header.from === this.engine.instanceId) {
       this.record(header.id, count)

@@ -56,7 +56,7 @@ describe('two instances on one Redis', () => {
     const onA = await connect(a, 'device-a')
     // Anything else subscribed to the channel (an operator's redis-cli, say) counts as a receiver.
     const stranger = redis.client()
-    await stranger.subscribe('rg:bc')
+    await stranger.subscribe('rg:bcast')
     try {
       const started = Date.now()
       const res = await broadcast(a, { event: 'x', targets: { all: true } })
@@ -65,6 +65,20 @@ describe('two instances on one Redis', () => {
       expect((await onA.next()).event).toBe('x')
     } finally {
       stranger.disconnect()
+    }
+  })
+
+  it('delivers the broadcasts of an instance from before stream history, so a rolling upgrade loses none', async () => {
+    const a = await gateOnRedis()
+    const onA = await connect(a, 'device-a')
+    const old = redis.client()
+    try {
+      // What an earlier roomgate publishes: a header line, then the frame.
+      const header = { id: 'old-1', from: 'old-instance', targets: { device_ids: ['device-a'], all: false } }
+      expect(await old.publish('rg:bc', `${JSON.stringify(header)}\n{"type":"event","event":"from.old","data":{"v":1}}`)).toBe(1)
+      expect(await onA.next()).toEqual({ type: 'event', event: 'from.old', data: { v: 1 } })
+    } finally {
+      old.disconnect()
     }
   })
 

@@ -206,7 +206,7 @@ describe('recovery across instances', () => {
         body: JSON.stringify({ event: `e${missed}`, data: {}, targets: { device_ids: ['tunnel'] } }),
       })
       const answer = (await res.body.json()) as { instances: number }
-      await waitFor(async () => ((await admin.pubsub('NUMSUB', 'rg:bc')) as [string, number])[1] === 2)
+      await waitFor(async () => ((await admin.pubsub('NUMSUB', 'rg:bcast')) as [string, number])[1] === 2)
       reached = answer.instances
       if (reached === 1) break
       expect(await c.next()).toMatchObject({ event: `e${missed}`, offset: missed }) // B was back in time: try again
