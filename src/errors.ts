@@ -86,6 +86,8 @@ export const MESSAGES = {
   event_no_route: { code: 'unknown_event', message: "No route for event '{event}'" },
   ws_rate_limited: { code: 'rate_limited', message: 'Rate limit exceeded; retry in {ms} ms' },
   ws_inflight: { code: 'rate_limited', message: 'Too many events waiting for an answer ({max}); wait for one' },
+  data_missing: { code: 'bad_request', message: '{field}: is required' },
+  data_invalid: { code: 'bad_request', message: '{field}: {problem}' },
   data_too_deep: { code: 'bad_request', message: "'data' is nested too deeply" },
   targets_empty: { code: 'bad_request', message: 'targets must list device_ids or rooms, or set all: true' },
   history_off: { code: 'not_configured', message: 'History is off on this server (realtime.history.size is 0)' },

@@ -171,7 +171,7 @@ export const ConfigSchema = Type.Object(
           {
             size: Type.Integer({
               minimum: 0,
-              maximum: 100_000,
+              maximum: 10_000,
               default: DEFAULT_HISTORY_SIZE,
               description: 'Events kept per stream (device:<id>, room:<name>, all) for recover; 0 turns history off.',
             }),

@@ -227,17 +227,22 @@ export class Broadcaster {
     }
     const queued = this.repairing.get(name) ?? []
     this.repairing.delete(name)
-    const next = queued[0]!.position
-    if (read?.recovered && read.epoch === next.epoch) {
-      this.log.info({ stream: name, missed: next.offset - since.offset - 1 }, 'delivered the events this instance missed')
+    const deliver = (position: StreamPosition, frame: string) => this.metrics.deliveries.inc(this.hub.deliverStream(name, position, frame))
+    if (read?.recovered) {
+      // Every offset up to the last one waiting, from the history (which also fills a second gap
+      // among the waiting ones); later ones are still on their way here and come live.
+      let upTo = 0
+      for (const q of queued) if (q.position.epoch === read.epoch) upTo = Math.max(upTo, q.position.offset)
+      this.log.info({ stream: name, from: since.offset + 1, to: upTo }, 'delivering the events this instance missed')
       read.frames.forEach((frame, i) => {
         const offset = since.offset + 1 + i
-        if (offset < next.offset) this.metrics.deliveries.inc(this.hub.deliverStream(name, { epoch: read.epoch, offset }, frame))
+        if (offset <= upTo) deliver({ epoch: read.epoch, offset }, frame)
       })
-    } else {
-      this.log.warn({ stream: name, from: since.offset + 1, to: next.offset - 1 }, 'events this instance missed are no longer kept')
+      for (const q of queued) if (q.position.epoch !== read.epoch || q.position.offset > upTo) deliver(q.position, q.frame)
+      return
     }
-    for (const q of queued) this.metrics.deliveries.inc(this.hub.deliverStream(name, q.position, q.frame))
+    this.log.warn({ stream: name, from: since.offset + 1 }, 'events this instance missed are no longer kept')
+    for (const q of queued) deliver(q.position, q.frame)
   }
 
   private readonly onAck = (message: string): void => {

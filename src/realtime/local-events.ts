@@ -54,8 +54,7 @@ export class LocalEvents {
       run(client, message) {
         const data = message.data
         if (check.Check(data)) return event.handler(client, data, message)
-        const [first] = check.Errors(data)
-        throw RoomgateError.withText('bad_request', first ? describe(first) : 'data: not valid')
+        throw invalid(check.Errors(data)[0])
       },
     })
   }
@@ -70,14 +69,15 @@ export class LocalEvents {
   }
 }
 
-/** `data.room: must match pattern …`, `data.device_id: is required`. */
-function describe(e: TLocalizedValidationError): string {
-  const path = ['data', ...e.instancePath.split('/').filter(Boolean)].join('.')
+/** `data.room: must match pattern …` (the validator's words), `data.device_id: is required`. */
+function invalid(e: TLocalizedValidationError | undefined): RoomgateError {
+  if (!e) return new RoomgateError('data_invalid', { field: 'data', problem: 'does not match its schema' })
+  const path = ['data', ...e.instancePath.split('/').filter(Boolean)]
   if (e.keyword === 'required') {
     const missing = (e.params as { requiredProperties?: string[] }).requiredProperties?.[0]
-    return `${path}${missing === undefined ? '' : `.${missing}`}: is required`
+    return new RoomgateError('data_missing', { field: [...path, ...(missing === undefined ? [] : [missing])].join('.') })
   }
-  return `${path}: ${e.message}`
+  return new RoomgateError('data_invalid', { field: path.join('.'), problem: e.message })
 }
 
 /** 1 to 256 characters, none of them a control character: a device id, a user id. */

@@ -87,6 +87,9 @@ export class MemoryStreams implements StreamStore {
   private sweep(now: number): void {
     if (now < this.nextSweep) return
     this.nextSweep = now + SWEEP_EVERY_MS
-    for (const [name, s] of this.streams) if (s.until <= now) this.streams.delete(name)
+    for (const [name, s] of this.streams) {
+      if (s.until <= now) this.streams.delete(name)
+      else if (s.framesUntil <= now) s.frames.length = 0
+    }
   }
 }

@@ -52,33 +52,45 @@ export class Recovery {
     const streams: Record<string, StreamAnswer> = {}
     if (!asked) {
       const reads = await Promise.all(names.map((name) => this.store.read(name, undefined, this.history)))
-      names.forEach((name, i) => (streams[name] = { epoch: reads[i]!.epoch, offset: reads[i]!.offset }))
+      names.forEach((name, i) => {
+        const { epoch, offset } = reads[i]!
+        streams[name] = { epoch, offset }
+        // Events at or below the answer that are still on their way here are not sent after it.
+        if (this.hub.membership(client, name) === memberships[i]) memberships[i]!.replayed = { epoch, offset }
+      })
       return { streams }
     }
     // What each stream already sent this connection live, before holding its events back.
     const sent = memberships.map((m) => sentRange(m))
     for (const m of memberships) m.held = []
     let reads: StreamRead[] | undefined
+    const kept: boolean[] = []
     try {
       reads = await Promise.all(names.map((name) => this.store.read(name, since[name], this.history)))
     } finally {
-      memberships.forEach((m, i) => this.release(client, m, since[names[i]!]!, reads?.[i], sent[i]))
+      memberships.forEach((m, i) => (kept[i] = this.release(client, m, since[names[i]!]!, reads?.[i], sent[i])))
     }
     names.forEach((name, i) => {
       const r = reads[i]!
-      streams[name] = { recovered: r.recovered, epoch: r.epoch, offset: r.offset }
+      // A stream the connection left meanwhile had nothing replayed.
+      streams[name] = { recovered: r.recovered && kept[i]!, epoch: r.epoch, offset: r.offset }
     })
     return { streams }
   }
 
-  /** Sends the replay and the held events, and ends the hold. Without `read` (it failed) only the held events. */
-  private release(client: Client, m: Membership, since: StreamPosition, read: StreamRead | undefined, sent: Sent | undefined): void {
+  /**
+   * Sends the replay and the held events, and ends the hold; false when the
+   * connection left the stream meanwhile. Without `read` (it failed) only the
+   * held events go: a `recover` sent again with the same `since` replays the
+   * rest without repeating them.
+   */
+  private release(client: Client, m: Membership, since: StreamPosition, read: StreamRead | undefined, sent: Sent | undefined): boolean {
     const held = m.held ?? []
     m.held = undefined
-    if (this.hub.membership(client, m.topic.name) !== m) return // it left the stream meanwhile
+    if (this.hub.membership(client, m.topic.name) !== m) return false
     if (!read) {
       for (const h of held) client.sendPrepared(h.wire, h.payload)
-      return
+      return true
     }
     if (read.recovered) {
       this.metrics.recovered.inc()
@@ -95,6 +107,7 @@ export class Recovery {
     // A run that started while the history was read (a gap, a new epoch) is all this connection can be sure of.
     const topic = m.topic
     m.from = topic.run === sent?.run && topic.epoch === read.epoch ? sentFrom(since, read, sent) : undefined
+    return true
   }
 }
 

@@ -29,17 +29,19 @@ for i = 10, #ARGV do
     redis.call('HSET', meta, 'epoch', epoch, 'top', 0)
   end
   local offset = redis.call('HINCRBY', meta, 'top', 1)
-  redis.call('LPUSH', list, head .. ARGV[i] .. ',"offset":' .. offset .. '}')
+  redis.call('LPUSH', list, head .. ARGV[i] .. ',"offset":' .. string.format('%d', offset) .. '}')
   redis.call('LTRIM', list, 0, size - 1)
   redis.call('PEXPIRE', list, ttl)
   redis.call('PEXPIRE', meta, metaTtl)
-  positions[#positions + 1] = '["' .. epoch .. '",' .. offset .. ']'
+  positions[#positions + 1] = '["' .. epoch .. '",' .. string.format('%d', offset) .. ']'
 end
 return redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\n[' .. table.concat(positions, ',') .. ']\\n' .. body)
 `
 
 /**
- * READ. A stream's position and the frames after an offset.
+ * READ. A stream's position and the frames after an offset. (A position ahead
+ * of the top is not recovered; it does not change the epoch either: a client
+ * could then reset `all` for everyone.)
  * KEYS: list, meta
  * ARGV: newEpoch, metaTtlMs, sinceEpoch ('' = none), sinceOffset
  * Returns: {epoch, top, recovered (0/1), frames… newest first}
