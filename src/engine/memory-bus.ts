@@ -33,6 +33,9 @@ export class MemoryBus implements Bus {
     return Promise.resolve()
   }
 
+  /** The process' own bus never loses a message. */
+  onResubscribed(): void {}
+
   unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
     const set = this.handlers.get(channel)
     set?.delete(handler)

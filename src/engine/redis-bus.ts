@@ -5,6 +5,9 @@ import type { Bus, MessageHandler } from './types.js'
 /** Pub/sub over Redis, publishing and subscribing on separate connections. */
 export class RedisBus implements Bus {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
+  private readonly resubscribed: Array<() => void> = []
+  /** Whether `sub` was ready once: the next `ready` is a reconnect. */
+  private connectedBefore: boolean
 
   constructor(
     private readonly pub: Redis,
@@ -13,6 +16,7 @@ export class RedisBus implements Bus {
     private readonly timeoutMs: number,
     private readonly onHandlerError: (err: unknown, channel: string) => void,
   ) {
+    this.connectedBefore = sub.status === 'ready'
     sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel)
       if (!set) return
@@ -24,6 +28,22 @@ export class RedisBus implements Bus {
         }
       }
     })
+    sub.on('ready', () => {
+      if (!this.connectedBefore) {
+        this.connectedBefore = true
+        return
+      }
+      // ioredis sends the SUBSCRIBEs again on `ready`; a PING on the same
+      // connection answers once Redis has taken them.
+      void settleWithin(sub.ping(), timeoutMs).then((pong) => {
+        if (pong === undefined || this.handlers.size === 0) return
+        for (const listener of this.resubscribed) listener()
+      })
+    })
+  }
+
+  onResubscribed(listener: () => void): void {
+    this.resubscribed.push(listener)
   }
 
   /** `pub` is the guarded connection: a failure rejects with engine_unavailable. */

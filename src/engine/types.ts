@@ -21,6 +21,11 @@ export interface Bus {
   publish(channel: string, message: string): Promise<number>
   subscribe(channel: string, handler: MessageHandler): Promise<void>
   unsubscribe(channel: string, handler: MessageHandler): Promise<void>
+  /**
+   * Called when the subscriptions are back after the bus connection was lost
+   * (messages published meanwhile were not received). Never on the memory bus.
+   */
+  onResubscribed(listener: () => void): void
 }
 
 export type EngineState = 'ready' | 'unavailable'

@@ -13,10 +13,12 @@
  * connection gets the event once, however many targets name it.
  *
  * If this instance missed some of a stream's events (its subscription dropped
- * for a moment while the others went on), the next event shows the gap: the
- * missed ones are read from the history and delivered first, the stream's
- * later events waiting behind them, so the stream's members still get every
- * offset in order.
+ * for a moment while the others went on), they are read from the history and
+ * delivered, the stream's later events waiting behind them, so its members
+ * still get every offset once and in order: when the subscription is back,
+ * for every stream this instance delivers; and at any stream's next event
+ * that shows a gap. An offset this instance already delivered is not
+ * delivered again.
  */
 import { randomUUID } from 'node:crypto'
 import { channels } from '../engine/keys.js'
@@ -62,6 +64,9 @@ interface Header {
   targets: Targets
 }
 
+/** History reads in flight at once when the bus comes back. */
+const CATCH_UP_READS = 16
+
 interface Queued {
   position: StreamPosition
   frame: string
@@ -85,6 +90,7 @@ export class Broadcaster {
   }
 
   async start(): Promise<void> {
+    this.engine.bus.onResubscribed(() => void this.catchUp())
     await this.engine.bus.subscribe(channels.broadcast, this.onBroadcast)
     await this.engine.bus.subscribe(channels.legacyBroadcast, this.onLegacyBroadcast)
     await this.engine.bus.subscribe(this.ackChannel, this.onAck)
@@ -201,6 +207,8 @@ export class Broadcaster {
       const queued = this.repairing.get(name)
       if (queued) {
         queued.push({ position, frame })
+      } else if (topic.epoch === position.epoch && position.offset <= topic.last) {
+        // Delivered here already: a repair read it from the history before it came.
       } else if (topic.epoch === position.epoch && position.offset > topic.last + 1) {
         this.repairing.set(name, [{ position, frame }])
         void this.repair(name, { epoch: topic.epoch, offset: topic.last })
@@ -209,6 +217,22 @@ export class Broadcaster {
       }
     }
     return count
+  }
+
+  /** After the bus was lost: what each stream delivered here missed meanwhile, a few streams at a time. */
+  private async catchUp(): Promise<void> {
+    const topics = [...this.hub.positioned()]
+    this.log.info({ streams: topics.length }, 'bus subscription back: reading what its streams missed')
+    let next = 0
+    const worker = async () => {
+      while (next < topics.length) {
+        const topic = topics[next++]!
+        if (this.repairing.has(topic.name) || this.hub.topic(topic.name) !== topic) continue
+        this.repairing.set(topic.name, [])
+        await this.repair(topic.name, { epoch: topic.epoch!, offset: topic.last })
+      }
+    }
+    await Promise.all(Array.from({ length: CATCH_UP_READS }, worker))
   }
 
   /**
@@ -229,19 +253,14 @@ export class Broadcaster {
     this.repairing.delete(name)
     const deliver = (position: StreamPosition, frame: string) => this.metrics.deliveries.inc(this.hub.deliverStream(name, position, frame))
     if (read?.recovered) {
-      // Every offset up to the last one waiting, from the history (which also fills a second gap
-      // among the waiting ones); later ones are still on their way here and come live.
-      let upTo = 0
-      for (const q of queued) if (q.position.epoch === read.epoch) upTo = Math.max(upTo, q.position.offset)
-      this.log.info({ stream: name, from: since.offset + 1, to: upTo }, 'delivering the events this instance missed')
-      read.frames.forEach((frame, i) => {
-        const offset = since.offset + 1 + i
-        if (offset <= upTo) deliver({ epoch: read.epoch, offset }, frame)
-      })
-      for (const q of queued) if (q.position.epoch !== read.epoch || q.position.offset > upTo) deliver(q.position, q.frame)
+      // Everything the history has after `since` (the waiting events among it); those
+      // still on their way here are dropped when they come (delivered already).
+      if (read.frames.length > 0) this.log.info({ stream: name, from: since.offset + 1, to: read.offset }, 'delivering events this instance missed')
+      read.frames.forEach((frame, i) => deliver({ epoch: read.epoch, offset: since.offset + 1 + i }, frame))
+      for (const q of queued) if (q.position.epoch !== read.epoch || q.position.offset > read.offset) deliver(q.position, q.frame)
       return
     }
-    this.log.warn({ stream: name, from: since.offset + 1 }, 'events this instance missed are no longer kept')
+    if (read && read.epoch === since.epoch) this.log.warn({ stream: name, from: since.offset + 1 }, 'events this instance missed are no longer kept')
     for (const q of queued) deliver(q.position, q.frame)
   }
 

@@ -184,6 +184,11 @@ export class Hub {
     return this.topics.get(name)
   }
 
+  /** The topics of streams with history that have delivered something here. */
+  *positioned(): Generator<Topic> {
+    for (const t of this.topics.values()) if (t.epoch !== undefined) yield t
+  }
+
   /** Sends one message to every member of the topic, framed once; returns how many took it. */
   deliver(name: string, frame: string | Buffer): number {
     const topic = this.topics.get(name)
