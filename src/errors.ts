@@ -6,6 +6,18 @@
  *
  *     throw new RoomgateError('job_already', { status: job.status })   // 409 conflict "Job is already completed"
  *
+ * The params are checked at compile time against the template's `{name}`
+ * placeholders: a name that is not registered, a param missing, misspelt or
+ * extra, or a string in their place does not compile. A name without
+ * placeholders takes none: `new RoomgateError('job_not_found')`. Options
+ * (headers, cause, status) come third: `new RoomgateError('room_busy', undefined, { headers })`.
+ * A new message is one line in MESSAGES; its text is written nowhere else.
+ *
+ * Two ways take a text not written here, and only such a text: `withText` (a
+ * validator's or framework's message) and `fromService` (a service's own code
+ * and message, passed through). `rateLimited(ms, name?, params?)` adds
+ * Retry-After; `NameWith<'max'>` types a field that holds a name taking `{max}`.
+ *
  * The single Fastify error handler (http-errors.ts) renders it as
  * `{"success": false, "error": "<message>", "code": "<code>"}`; on /ws one
  * function (realtime/protocol.ts `errorFrame`) puts it in seed 001's error
