@@ -6,6 +6,18 @@
  *
  *     throw new RoomgateError('job_already', { status: job.status })   // 409 conflict "Job is already completed"
  *
+ * The params are checked at compile time against the template's `{name}`
+ * placeholders: a name that is not registered, a param missing, misspelt or
+ * extra, or a string in their place does not compile. A name without
+ * placeholders takes none: `new RoomgateError('job_not_found')`. Options
+ * (headers, cause, status) come third: `new RoomgateError('room_busy', undefined, { headers })`.
+ * A new message is one line in MESSAGES; its text is written nowhere else.
+ *
+ * Two ways take a text not written here, and only such a text: `withText` (a
+ * validator's or framework's message) and `fromService` (a service's own code
+ * and message, passed through). `rateLimited(ms, name?, params?)` adds
+ * Retry-After; `NameWith<'max'>` types a field that holds a name taking `{max}`.
+ *
  * The single Fastify error handler (http-errors.ts) renders it as
  * `{"success": false, "error": "<message>", "code": "<code>"}`; on /ws one
  * function (realtime/protocol.ts `errorFrame`) puts it in seed 001's error
@@ -70,6 +82,9 @@ export const MESSAGES = {
   uploads_per_ip: { code: 'rate_limited', message: 'At most {max} request bodies at once per client' },
   transfer_encoding: { code: 'not_implemented', message: 'Transfer-Encoding {value} is not supported; use chunked' },
   route_not_found: { code: 'not_found', message: 'Not found: {method} {path}' },
+  target_not_origin_form: { code: 'bad_request', message: 'Only origin-form request targets (/path?query) are forwarded' },
+  target_fragment: { code: 'bad_request', message: 'A request target cannot carry a fragment (#)' },
+  target_dot_segment: { code: 'bad_request', message: 'Path segments "." and ".." are not allowed' },
   jobs_rate_limited: { code: 'rate_limited', message: 'Too many requests, please try again later' },
   ws_server_busy: { code: 'server_busy', message: 'This server has no room for another WebSocket connection; retry later' },
   ws_per_ip: { code: 'rate_limited', message: 'At most {max} WebSocket connections per client' },
@@ -138,6 +153,8 @@ export const MESSAGES = {
   job_no_files: { code: 'not_found', message: 'No files found' },
   job_already: { code: 'conflict', message: 'Job is already {status}' },
   job_watch_limit: { code: 'bad_request', message: 'A connection can watch at most {max} jobs' },
+  storage_call_stalled: { code: 'storage_unavailable', message: '{call} did not answer within {seconds} s: the storage may be stalled' },
+  storage_stalled: { code: 'storage_unavailable', message: 'the storage is stalled: {stuck} calls have not answered within {seconds} s' },
   // Status
   status_refresh_limited: { code: 'rate_limited', message: 'Too many refreshes of this project; retry later' },
   project_not_found: { code: 'not_found', message: 'Project not found' },
@@ -149,6 +166,26 @@ export type ErrorName = ErrorCode | MessageName
 /** A code a service sent in its own error body, passed through as it is. */
 export type ServiceCode = string & { readonly service: true }
 
+/** The template a name stands for. */
+type Template<N extends ErrorName> = N extends MessageName
+  ? (typeof MESSAGES)[N]['message']
+  : N extends ErrorCode
+    ? (typeof ERRORS)[N]['message']
+    : never
+/** A template's `{name}` placeholders: `'Service {service} answered {status}'` → `'service' | 'status'`. */
+export type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never
+type Needs<N extends ErrorName> = Placeholders<Template<N>>
+/** The arguments a name's template takes, each by its placeholder. */
+export type ParamsOf<N extends ErrorName> = { readonly [P in Needs<N>]: string | number }
+/** What follows the name at a throw site: its params (only when its template has placeholders), then options. */
+export type ArgsOf<N extends ErrorName> = [...ParamsArg<N>, options?: RoomgateErrorOptions]
+type ParamsArg<N extends ErrorName> = [Needs<N>] extends [never] ? [params?: undefined] : [params: ParamsOf<N>]
+/** The names whose template takes exactly the placeholders P: `NameWith<'max'>`; `NameWith` alone: none. */
+export type NameWith<P extends string = never> = {
+  [N in ErrorName]: [Needs<N>] extends [P] ? ([P] extends [Needs<N>] ? N : never) : never
+}[ErrorName]
+
+/** Params as the renderer sees them, unchecked: for code that handles any name. */
 export type Params = Readonly<Record<string, string | number>>
 
 export interface RoomgateErrorOptions {
@@ -174,13 +211,16 @@ function lookup(name: ErrorName): { code: ErrorCode; message: string } {
   return { code: name as ErrorCode, message: ERRORS[name as ErrorCode].message }
 }
 
-export class RoomgateError extends Error {
+/**
+ * The error itself. Its constructor is typed below (RoomgateErrorConstructor):
+ * a class constructor cannot be generic, and the params a name takes depend on it.
+ */
+class RegisteredError extends Error {
   readonly code: ErrorCode | ServiceCode
   readonly status: number
   readonly headers: Record<string, string> | undefined
   readonly retryAfterMs: number | undefined
 
-  /** `new RoomgateError('job_not_found')`, `new RoomgateError('job_already', { status: 'completed' })`. */
   constructor(name: ErrorName, params?: Params, options: RoomgateErrorOptions = {}) {
     const { code, message } = lookup(name)
     super(render(message, params), options.cause === undefined ? undefined : { cause: options.cause })
@@ -195,19 +235,30 @@ export class RoomgateError extends Error {
    * A message written elsewhere: a validator's, a framework's, an error's own
    * (`err.message`). Never a text of our own: those live in MESSAGES.
    */
-  static withText(code: ErrorCode, text: string, options: RoomgateErrorOptions = {}): RoomgateError {
-    const err = new RoomgateError(code, undefined, options)
+  static withText(code: ErrorCode, text: string, options: RoomgateErrorOptions = {}): RegisteredError {
+    const err = new RegisteredError(code, undefined, options)
     err.message = text
     return err
   }
 
   /** A service's own error code and message, passed through with its status. */
-  static fromService(code: string, text: string, status: number): RoomgateError {
-    const err = RoomgateError.withText(status >= 500 ? 'upstream_error' : 'bad_request', text, { status })
+  static fromService(code: string, text: string, status: number): RegisteredError {
+    const err = RegisteredError.withText(status >= 500 ? 'upstream_error' : 'bad_request', text, { status })
     ;(err as { code: ErrorCode | ServiceCode }).code = code as ServiceCode
     return err
   }
 }
+
+interface RoomgateErrorConstructor extends Omit<typeof RegisteredError, 'prototype'> {
+  /** `new RoomgateError('job_not_found')`: a name whose template takes no params. */
+  new (name: NameWith, params?: undefined, options?: RoomgateErrorOptions): RegisteredError
+  /** `new RoomgateError('job_already', { status: 'completed' })`: the params its template names, no more, no fewer. */
+  new <N extends ErrorName>(name: N, ...args: ArgsOf<N>): RegisteredError
+  readonly prototype: RegisteredError
+}
+
+export type RoomgateError = RegisteredError
+export const RoomgateError = RegisteredError as RoomgateErrorConstructor
 
 /** The generic code for an HTTP status: errors raised by Fastify itself, and upstream answers without a code. */
 export const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
@@ -236,7 +287,8 @@ export function retryAfterSeconds(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)))
 }
 
-/** A 429 with its `Retry-After`: `rate_limited` or one of its messages. */
-export function rateLimited(retryAfterMs: number, name: ErrorName = 'rate_limited', params?: Params): RoomgateError {
-  return new RoomgateError(name, params, { headers: { 'retry-after': retryAfterSeconds(retryAfterMs) }, retryAfterMs })
+/** A 429 with its `Retry-After`: `rate_limited` or one of its messages, with that message's params. */
+export function rateLimited<N extends ErrorName = 'rate_limited'>(retryAfterMs: number, name?: N, ...params: ParamsArg<N>): RoomgateError {
+  const options = { headers: { 'retry-after': retryAfterSeconds(retryAfterMs) }, retryAfterMs }
+  return new RegisteredError(name ?? 'rate_limited', params[0], options)
 }

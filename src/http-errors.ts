@@ -82,6 +82,6 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 200)
     const rg = new RoomgateError('route_not_found', { method: request.method, path })
-    return reply.code(404).send(errorBody(rg))
+    return reply.code(rg.status).send(errorBody(rg))
   })
 }

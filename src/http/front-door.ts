@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { IncomingMessage, ServerOptions } from 'node:http'
 import type { HttpConfig } from '../config/http-schema.js'
-import { RoomgateError, type Params } from '../errors.js'
+import { RoomgateError } from '../errors.js'
 import { hasBody } from '../http-body.js'
 import { writeError } from '../http-errors.js'
 import type { Logger } from '../log.js'
@@ -91,10 +91,10 @@ export class FrontDoor {
 
   private refusal(request: FastifyRequest): RoomgateError | undefined {
     const req = request.raw
-    if (hostHeaders(req.rawHeaders) > 1) return closing('host_headers')
+    if (hostHeaders(req.rawHeaders) > 1) return new RoomgateError('host_headers', undefined, CLOSE)
     // Node hands an Upgrade request over as a raw socket: it must reach a WebSocket route or be refused before any 101.
     if (isUpgrade(req) && !request.is404 && !this.websocketRoutes.has(request.routeOptions.url ?? '')) {
-      return closing('upgrade_elsewhere', { routes: [...this.websocketRoutes].join(', ') || 'no route' })
+      return new RoomgateError('upgrade_elsewhere', { routes: [...this.websocketRoutes].join(', ') || 'no route' }, CLOSE)
     }
     return undefined
   }
@@ -113,13 +113,11 @@ export class FrontDoor {
 
 /** The 408 of a body that went silent for `ms`. */
 export function bodyTimeout(ms: number): RoomgateError {
-  return new RoomgateError('body_stalled', { ms }, { headers: { connection: 'close' } })
+  return new RoomgateError('body_stalled', { ms }, CLOSE)
 }
 
 /** Refused before the body or the upgrade: the connection is closed after the answer. */
-function closing(name: 'host_headers' | 'upgrade_elsewhere', params?: Params): RoomgateError {
-  return new RoomgateError(name, params, { headers: { connection: 'close' } })
-}
+const CLOSE = { headers: { connection: 'close' } }
 
 /** Set by Node's parser (Connection: upgrade with an Upgrade header); such a request arrives as a raw socket. */
 function isUpgrade(req: IncomingMessage): boolean {

@@ -20,6 +20,7 @@
  */
 import type { BigIntStats, Dirent } from 'node:fs'
 import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises'
+import { RoomgateError } from '../errors.js'
 
 /** The calls of node:fs/promises the jobs make by path (handles' own calls go through the lane too). */
 export interface JobFs {
@@ -39,21 +40,25 @@ const nodeFs: JobFs = {
 /** Calls in flight at once: two of libuv's four threads, so stuck calls always leave two to the rest of the gateway. */
 export const DEFAULT_LANE_SIZE = 2
 
-/** The storage did not answer in time: the job fails with this message, a new job is refused with 503. */
+/** The storage did not answer in time: the job fails with this message, a new job is refused with `refusal` (503). */
 export class StorageStalled extends Error {
   override name = 'StorageStalled'
+
+  constructor(readonly refusal: RoomgateError) {
+    super(refusal.message)
+  }
 }
 
-const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`
+const seconds = (ms: number): number => Number((ms / 1000).toFixed(3))
 
 /** One call that passed its deadline; `what` names it with its path, e.g. `reading "a/b.mov"`. */
 export function callStalled(what: string, timeoutMs: number): StorageStalled {
-  return new StorageStalled(`${what} did not answer within ${seconds(timeoutMs)}: the storage may be stalled`)
+  return new StorageStalled(new RoomgateError('storage_call_stalled', { call: what, seconds: seconds(timeoutMs) }))
 }
 
 /** Refused before it started: every slot already holds a call that passed its deadline. */
 export function storageStalled(stuck: number, timeoutMs: number): StorageStalled {
-  return new StorageStalled(`the storage is stalled: ${stuck} calls have not answered within ${seconds(timeoutMs)}`)
+  return new StorageStalled(new RoomgateError('storage_stalled', { stuck, seconds: seconds(timeoutMs) }))
 }
 
 interface Waiting {

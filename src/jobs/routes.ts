@@ -76,7 +76,7 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
       // A call that passed jobs.fsTimeoutMs (its path and the deadline are in the message), or a lane full of them.
       if (err instanceof StorageStalled) {
         request.log.error({ root: d.root, err: err.message }, 'cache root stalled')
-        throw RoomgateError.withText('storage_unavailable', err.message)
+        throw err.refusal
       }
       // The root missing, or the mount failing (EIO, ESTALE, ETIMEDOUT…): the storage's trouble, not the client's.
       if ((err as NodeJS.ErrnoException).code !== undefined) {

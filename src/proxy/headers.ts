@@ -5,6 +5,7 @@
  * claim a client address, are dropped.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { NameWith } from '../errors.js'
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -80,6 +81,9 @@ export function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeade
   return headers
 }
 
+/** The registry's name for a target that is not forwarded (each a 400 `bad_request`). */
+export type TargetProblem = Extract<NameWith, `target_${string}`>
+
 /**
  * Why a request target cannot be forwarded, or undefined when it can. Only the
  * origin form (`/path?query`) is forwarded: an absolute-form target
@@ -88,12 +92,12 @@ export function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeade
  * `%2f`, `%5c` as separators, and `;params` after it as Java servers read them),
  * could be resolved by the upstream to a path outside the route's prefix.
  */
-export function targetProblem(url: string): string | undefined {
-  if (url[0] !== '/') return 'Only origin-form request targets (/path?query) are forwarded'
-  if (url.includes('#')) return 'A request target cannot carry a fragment (#)'
+export function targetProblem(url: string): TargetProblem | undefined {
+  if (url[0] !== '/') return 'target_not_origin_form'
+  if (url.includes('#')) return 'target_fragment'
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
-  if (DOT_SEGMENT.test(path)) return 'Path segments "." and ".." are not allowed'
+  if (DOT_SEGMENT.test(path)) return 'target_dot_segment'
   return undefined
 }
 

@@ -34,7 +34,7 @@ export interface ProxyDeps {
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
   const problem = targetProblem(request.raw.url ?? '')
-  if (problem) return done(RoomgateError.withText('bad_request', problem))
+  if (problem) return done(new RoomgateError(problem))
   // Node undoes `chunked` only: forwarded on, any other coding (gzip, chunked)
   // would reach the service as if it were plain data (RFC 9112 §6.1: answer 501).
   const te = request.headers['transfer-encoding']

@@ -3,7 +3,7 @@
  * instance holds, and how many one client IP holds on it. Past the first, 503
  * `server_busy`; past the second, 429 `rate_limited`; both with Retry-After.
  */
-import { RoomgateError, type MessageName } from '../errors.js'
+import { RoomgateError, type NameWith } from '../errors.js'
 
 const RETRY_LATER = { headers: { 'retry-after': '5' } }
 
@@ -32,8 +32,8 @@ export interface Caps {
   fromIp: number
   maxPerIp: number
   /** The 503's message (`server_busy`'s when absent), and the 429's (given `{max}`). */
-  busy?: MessageName
-  perIp: MessageName
+  busy?: NameWith
+  perIp: NameWith<'max'>
 }
 
 /** One more connection would pass a cap. */

@@ -5,7 +5,7 @@
  * the request goes through and the outage is logged once, not once per request.
  */
 import type { FastifyRequest, onRequestHookHandler } from 'fastify'
-import { rateLimited, type MessageName } from '../errors.js'
+import { rateLimited, type NameWith } from '../errors.js'
 import { OutageLog, type Logger } from '../log.js'
 import type { CounterChild } from '../metrics/registry.js'
 import type { RateLimitStore, Verdict } from './store.js'
@@ -20,7 +20,7 @@ export interface IpLimitOptions {
   /** Whose bucket a request takes from; the client IP by default. */
   idOf?: (request: FastifyRequest) => string
   /** The 429's message, when it must differ from the default (seed 002's words). */
-  refusal?: MessageName
+  refusal?: NameWith
 }
 
 type Done = (err?: Error) => void

@@ -159,6 +159,8 @@ describe('a stalled mount: every jobs fs call has a deadline (issue 11)', () => 
     const refused = await walk(['ok/y.mov']).catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(StorageStalled)
     expect(refused).toMatchObject({ message: 'the storage is stalled: 2 calls have not answered within 0.2 s' })
+    // What POST /jobs answers meanwhile: the same words, as a 503.
+    expect((refused as StorageStalled).refusal).toMatchObject({ code: 'storage_unavailable', status: 503, message: (refused as Error).message })
 
     release()
     await waitFor(() => !lane.stalled)

@@ -183,6 +183,8 @@ describe('forwarding', () => {
       for await (const chunk of socket) text += String(chunk)
       expect(text, path).toMatch(/^HTTP\/1\.1 400/)
       expect(text).toContain('"code":"bad_request"')
+      const why = path.startsWith('/') ? 'Path segments \\".\\" and \\"..\\" are not allowed' : 'Only origin-form request targets (/path?query) are forwarded'
+      expect(text, path).toContain(`"error":"${why}"`)
     }
     expect(seen).toHaveLength(0)
   })
@@ -199,6 +201,7 @@ describe('forwarding', () => {
     text = ''
     for await (const chunk of frag) text += String(chunk)
     expect(text).toMatch(/^HTTP\/1\.1 400/)
+    expect(text).toContain('"error":"A request target cannot carry a fragment (#)"')
     expect(seen).toHaveLength(0)
   })
 
