@@ -224,15 +224,18 @@ export class Broadcaster {
     const topics = [...this.hub.positioned()]
     this.log.info({ streams: topics.length }, 'bus subscription back: reading what its streams missed')
     let next = 0
+    let failed = false
     const worker = async () => {
-      while (next < topics.length) {
+      while (next < topics.length && !failed) {
         const topic = topics[next++]!
         if (this.repairing.has(topic.name) || this.hub.topic(topic.name) !== topic) continue
         this.repairing.set(topic.name, [])
-        await this.repair(topic.name, { epoch: topic.epoch!, offset: topic.last })
+        if (!(await this.repair(topic.name, { epoch: topic.epoch!, offset: topic.last }, false))) failed = true
       }
     }
     await Promise.all(Array.from({ length: CATCH_UP_READS }, worker))
+    // The others catch up at their next event, as after any gap.
+    if (failed) this.log.warn({ streams: topics.length - next }, 'could not read what the streams missed: each catches up at its next event')
   }
 
   /**
@@ -242,12 +245,12 @@ export class Broadcaster {
    * (The instance already reported its count for the waiting events: what a
    * repair delivers is not counted in a broadcast's answer.)
    */
-  private async repair(name: string, since: StreamPosition): Promise<void> {
+  private async repair(name: string, since: StreamPosition, logFailure = true): Promise<boolean> {
     let read: StreamRead | undefined
     try {
       read = await this.engine.streams.read(name, since, this.history)
     } catch (err) {
-      this.log.warn({ stream: name, err: (err as Error).message }, 'could not read the events this instance missed')
+      if (logFailure) this.log.warn({ stream: name, err: (err as Error).message }, 'could not read the events this instance missed')
     }
     const queued = this.repairing.get(name) ?? []
     this.repairing.delete(name)
@@ -258,10 +261,11 @@ export class Broadcaster {
       if (read.frames.length > 0) this.log.info({ stream: name, from: since.offset + 1, to: read.offset }, 'delivering events this instance missed')
       read.frames.forEach((frame, i) => deliver({ epoch: read.epoch, offset: since.offset + 1 + i }, frame))
       for (const q of queued) if (q.position.epoch !== read.epoch || q.position.offset > read.offset) deliver(q.position, q.frame)
-      return
+      return true
     }
     if (read && read.epoch === since.epoch) this.log.warn({ stream: name, from: since.offset + 1 }, 'events this instance missed are no longer kept')
     for (const q of queued) deliver(q.position, q.frame)
+    return read !== undefined
   }
 
   private readonly onAck = (message: string): void => {
