@@ -46,6 +46,12 @@ export const keys = {
   statusUnits: (slug: string) => `${PREFIX}status:{${slug}}:units`,
   /** List of `version\nJSON changes`, newest first: the last versions' changes. */
   statusLog: (slug: string) => `${PREFIX}status:{${slug}}:log`,
+  /** List of a stream's last event frames, newest first (see realtime/history/redis-lua.ts). The stream is the hash tag. */
+  historyFrames: (stream: string) => `${PREFIX}hist:{${stream}}`,
+  /** Hash {epoch, top}: the stream's epoch and last offset. */
+  historyMeta: (stream: string) => `${PREFIX}hist:{${stream}}:meta`,
+  /** A broadcast's idempotency key, for 5 minutes. */
+  broadcastKey: (key: string) => `${PREFIX}bc:key:${key}`,
   /** A background loop's leader: the holder's instance id, with a TTL. */
   lease: (name: string) => `${PREFIX}lease:${name}`,
 }

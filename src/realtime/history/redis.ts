@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { PREFIX } from '../../engine/keys.js'
+import { keys as redisKeys } from '../../engine/keys.js'
 import { defineScript } from '../../engine/scripts.js'
 import { PUBLISH, READ } from './redis-lua.js'
 import {
@@ -11,13 +11,6 @@ import {
   type StreamRead,
   type StreamStore,
 } from './types.js'
-
-/** A stream's keys share its name as hash tag (one slot per stream). */
-export const historyKeys = {
-  frames: (stream: string) => `${PREFIX}hist:{${stream}}`,
-  meta: (stream: string) => `${PREFIX}hist:{${stream}}:meta`,
-  idempotency: (key: string) => `${PREFIX}bc:key:${key}`,
-}
 
 /** Stream history in Redis, written by the same script that publishes (see redis-lua.ts). */
 export class RedisStreams implements StreamStore {
@@ -31,8 +24,8 @@ export class RedisStreams implements StreamStore {
 
   async publish(p: Publication): Promise<number | undefined> {
     const keys: string[] = []
-    if (p.idempotencyKey !== undefined) keys.push(historyKeys.idempotency(p.idempotencyKey))
-    for (const s of p.streams) keys.push(historyKeys.frames(s), historyKeys.meta(s))
+    if (p.idempotencyKey !== undefined) keys.push(redisKeys.broadcastKey(p.idempotencyKey))
+    for (const s of p.streams) keys.push(redisKeys.historyFrames(s), redisKeys.historyMeta(s))
     const h = p.history
     const names = p.streams.map((s) => JSON.stringify(s))
     const receivers = await this.publishScript(
@@ -54,8 +47,8 @@ export class RedisStreams implements StreamStore {
 
   async read(stream: string, since: StreamPosition | undefined, history: HistorySettings): Promise<StreamRead> {
     const [epoch, top, recovered, ...newestFirst] = await this.readScript(
-      historyKeys.frames(stream),
-      historyKeys.meta(stream),
+      redisKeys.historyFrames(stream),
+      redisKeys.historyMeta(stream),
       newEpoch(),
       Math.max(history.metaTtlMs, history.ttlMs),
       since?.epoch ?? '',
