@@ -75,6 +75,9 @@ export const MESSAGES = {
   dashboard_credentials_wrong: { code: 'unauthorized', message: 'Wrong dashboard token or API key' },
   dashboard_not_configured: { code: 'not_configured', message: 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config' },
   dashboard_files_missing: { code: 'not_found', message: 'The dashboard files are missing from this install' },
+  token_invalid: { code: 'unauthorized', message: 'Invalid device token' },
+  token_expired: { code: 'unauthorized', message: 'The device token has expired' },
+  token_required: { code: 'unauthorized', message: 'A device token is required: send ?token=, an Authorization: Bearer header, or identify with {"token"}' },
   // Front door and limits
   host_headers: { code: 'bad_request', message: 'A request must have exactly one Host header' },
   upgrade_elsewhere: { code: 'bad_request', message: 'WebSocket upgrades are accepted on {routes} only' },

@@ -9,6 +9,7 @@ import { JobsSchema } from './jobs-schema.js'
 import { StatusSchema } from './status-schema.js'
 import { AssetsSchema, RoomsSchema } from './rooms-schema.js'
 import { AdminSchema, FailedAuthSchema, HttpSchema } from './http-schema.js'
+import { DevicesSchema } from './devices-schema.js'
 
 export const DEFAULT_PORT = 8080
 export const DEFAULT_HOST = '0.0.0.0'
@@ -122,6 +123,7 @@ export const ConfigSchema = Type.Object(
         apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
         internalToken: Type.String({ default: '', description: 'Empty: /internal/broadcast refuses every call.' }),
         failedAttempts: FailedAuthSchema,
+        devices: DevicesSchema,
       },
       section,
     ),
@@ -130,6 +132,12 @@ export const ConfigSchema = Type.Object(
       {
         rps: Type.Number({ exclusiveMinimum: 0, default: DEFAULT_RATE_LIMIT_RPS }),
         burst: Type.Number({ minimum: 1, default: DEFAULT_RATE_LIMIT_BURST }),
+        perDevice: Type.Optional(
+          Type.Object(
+            { rps: Type.Number({ exclusiveMinimum: 0 }), burst: Type.Number({ minimum: 1 }) },
+            { ...closed, description: "One bucket per device for its /ws messages, across its connections and the cluster's instances." },
+          ),
+        ),
       },
       section,
     ),
