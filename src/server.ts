@@ -12,6 +12,7 @@ import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
+import type { DeviceVerifier } from './auth/device-identity.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
@@ -111,6 +112,15 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     log,
   })
 
+  // Until the token verifier lands: no key, every token refused.
+  const devices: DeviceVerifier = {
+    enabled: false,
+    required: config.auth.devices.required,
+    leewayMs: config.auth.devices.leewaySeconds * 1000,
+    verify: () => Promise.reject(new RoomgateError('token_invalid')),
+    start: async () => {},
+    close: () => {},
+  }
   const realtime = await registerRealtime(app, {
     config,
     engine,
@@ -122,6 +132,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     log,
     ipRateLimit: ipLimit,
     failedAuth,
+    devices,
   })
 
   const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth })
