@@ -107,7 +107,8 @@ class TokenVerifier implements DeviceVerifier {
       const refusal = err instanceof Refusal ? err : classify(err)
       this.counts[refusal.outcome].inc()
       this.deps.log.debug({ outcome: refusal.outcome, reason: refusal.message }, 'device token refused')
-      throw new RoomgateError(refusal.outcome === 'expired' ? 'token_expired' : 'token_invalid')
+      if (refusal.outcome === 'expired') throw new RoomgateError('token_expired')
+      throw new RoomgateError('token_invalid')
     }
     this.counts.ok.inc()
     return device
