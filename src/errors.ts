@@ -78,6 +78,7 @@ export const MESSAGES = {
   token_invalid: { code: 'unauthorized', message: 'Invalid device token' },
   token_expired: { code: 'unauthorized', message: 'The device token has expired' },
   token_required: { code: 'unauthorized', message: 'A device token is required: send ?token=, an Authorization: Bearer header, or identify with {"token"}' },
+  token_missing: { code: 'unauthorized', message: 'A device token is required: send it as Authorization: Bearer <token>' },
   // Front door and limits
   host_headers: { code: 'bad_request', message: 'A request must have exactly one Host header' },
   upgrade_elsewhere: { code: 'bad_request', message: 'WebSocket upgrades are accepted on {routes} only' },

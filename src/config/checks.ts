@@ -56,6 +56,9 @@ export function checkConfig(config: Config): string[] {
     if (route.auth === 'apiKey' && config.auth.apiKeys.length === 0) {
       problems.push(`proxy.routes[${i}].auth is "apiKey" but auth.apiKeys is empty`)
     }
+    if (route.auth === 'token' && !hasDeviceKeys(config.auth.devices)) {
+      problems.push(`proxy.routes[${i}].auth is token but auth.devices has no key (hmacSecrets, publicKeys or jwksUrl)`)
+    }
   })
 
   config.trustProxy.forEach((entry, i) => {
@@ -73,6 +76,11 @@ export function checkConfig(config: Config): string[] {
   problems.push(...checkRooms(config))
   problems.push(...checkHealthConfig(config))
   return problems
+}
+
+/** Whether any token could be verified: the same rule as the verifier's `enabled`. */
+function hasDeviceKeys(devices: Config['auth']['devices']): boolean {
+  return devices.hmacSecrets.length > 0 || devices.publicKeys.length > 0 || devices.jwksUrl !== undefined
 }
 
 const TRUST_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
