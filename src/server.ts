@@ -26,6 +26,7 @@ import { registerStatus, type Status } from './status/index.js'
 import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { FailureBudget } from './auth/failures.js'
+import type { DeviceVerifier } from './auth/device-identity.js'
 import { Upstreams } from './upstream/pools.js'
 import { VERSION } from './version.js'
 
@@ -151,7 +152,18 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
   const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
 
+  // TEMPORARY stand-in until createDeviceVerifier (auth/device-tokens.ts) lands on
+  // main: no keys, every token refused. Replace it with the real verifier then.
+  const devices: DeviceVerifier = {
+    enabled: false,
+    required: false,
+    leewayMs: 0,
+    verify: () => Promise.reject(new RoomgateError('token_invalid')),
+    start: () => Promise.resolve(),
+    close: () => undefined,
+  }
   await registerProxy(app, {
+    devices,
     config,
     upstreams,
     requests: proxyRequests,

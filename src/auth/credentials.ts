@@ -3,8 +3,9 @@
  * from the caller's failure budget (failures.ts) when the credential is wrong,
  * and refused unchecked while that budget is spent.
  */
-import type { onRequestHookHandler } from 'fastify'
+import type { onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
+import type { DeviceVerifier, VerifiedDevice } from './device-identity.js'
 import type { FailureBudget } from './failures.js'
 import { bearerToken, SecretSet } from './tokens.js'
 
@@ -58,6 +59,35 @@ export function credentialGuard(
     )
   }
   return undefined
+}
+
+/**
+ * A hook that requires `Authorization: Bearer <device token>`, verified by
+ * `devices`, and leaves the device on `request.verifiedDevice`. A missing or
+ * refused token spends from the budget like any wrong credential; the
+ * verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
+ */
+export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestAsyncHookHandler {
+  return async (request) => {
+    const locked = budget.lockout(request.ip)
+    if (locked) throw locked
+    const token = bearerToken(single(request.headers.authorization))
+    if (token === undefined) throw await budget.failed(request.ip, new RoomgateError('token_missing'))
+    try {
+      request.verifiedDevice = await devices.verify(token)
+    } catch (err) {
+      // The verifier refuses with a RoomgateError only; anything else is a bug, answered 500.
+      if (!(err instanceof RoomgateError)) throw err
+      throw await budget.failed(request.ip, err)
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `deviceGuard` on routes that require a device token; null elsewhere. */
+    verifiedDevice: VerifiedDevice | null
+  }
 }
 
 function single(value: string | string[] | undefined): string | undefined {
