@@ -74,6 +74,15 @@ async function main() {
     console.log(table([['engine', 'new/s', 'sticky/s'], ...Object.entries(r.figures).map(([name, f]) => [name, f.ops_per_s, f.sticky_ops_per_s])]))
   }
 
+  if (wanted('ws-connect')) {
+    const { wsConnectScenario } = await import('./ws-connect.js')
+    const r = await wsConnectScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    record('ws-connect', r)
+    const s = r.settings
+    console.log(`\nws-connect: ${s.connections} new identified WebSocket connections, ${s.in_flight} at a time, median of ${s.rounds} rounds`)
+    console.log(table([['identity', 'connects/s', 'vs none'], ...Object.entries(r.figures).map(([name, f]) => [name, f.connects_per_s, `${r.ratios.vs_none[name].toFixed(2)}x`])]))
+  }
+
   if (wanted('jobs')) {
     const r = await jobsScenario({ quick: values.quick })
     if (r.skipped) console.log(`\n${r.skipped}`)

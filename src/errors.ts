@@ -77,7 +77,11 @@ export const MESSAGES = {
   dashboard_files_missing: { code: 'not_found', message: 'The dashboard files are missing from this install' },
   token_invalid: { code: 'unauthorized', message: 'Invalid device token' },
   token_expired: { code: 'unauthorized', message: 'The device token has expired' },
-  token_required: { code: 'unauthorized', message: 'A device token is required: send ?token=, an Authorization: Bearer header, or identify with {"token"}' },
+  device_id_not_token: { code: 'bad_request', message: 'device_id does not match the device of the token' },
+  token_other_device: { code: 'conflict', message: "The token is for another device than this connection's '{device}'" },
+  device_rate_limited: { code: 'rate_limited', message: 'Too many messages from this device; retry in {ms} ms' },
+  room_not_in_token: { code: 'forbidden', message: "The token's rooms claim does not include '{room}'" },
+  token_required: { code: 'unauthorized', message: 'A device token is required: send ?token=, an Authorization: Bearer header, or a token in identify' },
   token_missing: { code: 'unauthorized', message: 'A device token is required: send it as Authorization: Bearer <token>' },
   // Front door and limits
   host_headers: { code: 'bad_request', message: 'A request must have exactly one Host header' },

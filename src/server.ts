@@ -12,6 +12,7 @@ import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
+import type { DeviceVerifier } from './auth/device-identity.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
@@ -26,7 +27,6 @@ import { registerStatus, type Status } from './status/index.js'
 import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { FailureBudget } from './auth/failures.js'
-import type { DeviceVerifier } from './auth/device-identity.js'
 import { Upstreams } from './upstream/pools.js'
 import { VERSION } from './version.js'
 
@@ -112,6 +112,15 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     log,
   })
 
+  // Until the token verifier lands: no key, every token refused.
+  const devices: DeviceVerifier = {
+    enabled: false,
+    required: config.auth.devices.required,
+    leewayMs: config.auth.devices.leewaySeconds * 1000,
+    verify: () => Promise.reject(new RoomgateError('token_invalid')),
+    start: async () => {},
+    close: () => {},
+  }
   const realtime = await registerRealtime(app, {
     config,
     engine,
@@ -123,6 +132,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     log,
     ipRateLimit: ipLimit,
     failedAuth,
+    devices,
   })
 
   const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth })
@@ -152,16 +162,6 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
   const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
 
-  // TEMPORARY stand-in until createDeviceVerifier (auth/device-tokens.ts) lands on
-  // main: no keys, every token refused. Replace it with the real verifier then.
-  const devices: DeviceVerifier = {
-    enabled: false,
-    required: false,
-    leewayMs: 0,
-    verify: () => Promise.reject(new RoomgateError('token_invalid')),
-    start: () => Promise.resolve(),
-    close: () => undefined,
-  }
   await registerProxy(app, {
     devices,
     config,

@@ -24,6 +24,21 @@ export async function verify(budget: FailureBudget, ip: string, check: () => boo
   throw await budget.failed(ip, refusal)
 }
 
+/**
+ * `verify` for a credential checked asynchronously (a device token): resolves
+ * with what `check` gives; an `unauthorized` from it spends from the budget.
+ */
+export async function verifyWith<T>(budget: FailureBudget, ip: string, check: () => Promise<T>): Promise<T> {
+  const locked = budget.lockout(ip)
+  if (locked) throw locked
+  try {
+    return await check()
+  } catch (err) {
+    if (err instanceof RoomgateError && err.code === 'unauthorized') throw await budget.failed(ip, err)
+    throw err
+  }
+}
+
 /** The hook form of `verify`: a callback hook, with no promise for a right credential. */
 export function guard(budget: FailureBudget, check: (headers: Record<string, string | string[] | undefined>) => boolean, refusal: () => RoomgateError): onRequestHookHandler {
   return (request, _reply, done: Done) => {

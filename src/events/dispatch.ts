@@ -14,6 +14,8 @@ export interface EventCall {
   request_id?: string | number
   device_id: string
   data: unknown
+  /** The device token's claims, when the connection was identified by one. */
+  claims?: Readonly<Record<string, unknown>>
 }
 
 /** Replies larger than this are refused: they would be pushed whole to a WebSocket client. */

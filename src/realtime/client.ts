@@ -20,6 +20,10 @@ const OPEN = 1
 
 export class Client {
   deviceId: string | undefined
+  /** The claims of the device token that identified it (none for a claimed device_id). */
+  claims: Readonly<Record<string, unknown>> | undefined
+  /** Closes the connection when its token expires (see device-auth.ts). */
+  tokenTimer: NodeJS.Timeout | undefined
   /** Set by pong, cleared by each ping round (see liveness.ts). */
   alive = true
   /** The topics it is in, by name (kept by the Hub, with each topic's members). */
@@ -35,6 +39,7 @@ export class Client {
   ) {
     this.bucket = new TokenBucket(options.rateLimit, performance.now())
     socket.once('close', () => {
+      clearTimeout(this.tokenTimer)
       for (const call of this.calls) call.abort(new Error('client disconnected'))
     })
   }

@@ -4,15 +4,16 @@
  * is a response or an error envelope; nothing a client sends can throw out of here.
  */
 import { ERRORS, rateLimited, RoomgateError } from '../errors.js'
-import type { Logger } from '../log.js'
+import { OutageLog, type Logger } from '../log.js'
 import type { EventRouter } from '../events/routing.js'
 import { callService, type EventCall } from '../events/dispatch.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Client } from './client.js'
 import type { Hub } from './hub.js'
-import Type from 'typebox'
-import { DeviceId, type LocalEvents } from './local-events.js'
+import type { LocalEvents } from './local-events.js'
+import type { RateLimitStore, Verdict } from '../ratelimit/store.js'
+import type { RateRule } from '../ratelimit/token-bucket.js'
 import { errorFrame, parseInbound, responseFrame, safeStringify, type Inbound, type RequestId } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
 
@@ -28,21 +29,20 @@ export interface GatewayDeps {
   timeoutMs: number
   /** Service calls one connection may have waiting. */
   maxInflight: number
+  /** The device's own bucket across its connections and instances (rateLimit.perDevice). */
+  perDevice: RateRule | undefined
+  rateLimits: RateLimitStore
 }
 
 export class Gateway {
+  private readonly outage: OutageLog
+
   constructor(private readonly deps: GatewayDeps) {
-    deps.local.register({
-      name: 'identify',
-      summary: 'Identify the connection as a device (or connect with ?device_id=)',
-      schema: Type.Object({ device_id: DeviceId }),
-      requiresIdentity: false,
-      handler: (client, data) => this.identify(client, data.device_id),
-    })
+    this.outage = new OutageLog(deps.log, 'per-device rate limit store unavailable; letting messages through', 'per-device rate limit store answering again')
   }
 
   onMessage(client: Client, raw: string): void {
-    const { metrics, local, router } = this.deps
+    const { metrics } = this.deps
     metrics.messagesIn.inc()
     const wait = client.bucket.take(performance.now())
     const parsed = parseInbound(raw)
@@ -60,6 +60,35 @@ export class Gateway {
     }
 
     const message = parsed.message
+    const { perDevice } = this.deps
+    if (perDevice && client.deviceId !== undefined) {
+      const verdict = this.deps.rateLimits.take('device', client.deviceId, perDevice)
+      if (!(verdict instanceof Promise)) return this.limited(client, message, verdict)
+      // One connection's messages stay in order: Redis answers them in order.
+      verdict.then(
+        (v) => this.limited(client, message, v),
+        (err: unknown) => {
+          this.outage.fail(err)
+          this.dispatch(client, message)
+        },
+      )
+      return
+    }
+    this.dispatch(client, message)
+  }
+
+  private limited(client: Client, message: Inbound, verdict: Verdict): void {
+    this.outage.ok()
+    if (verdict.allowed) return this.dispatch(client, message)
+    this.deps.metrics.rateLimited.inc()
+    const wait = verdict.retryAfterMs
+    this.sendError(client, message.event, message.request_id, rateLimited(wait, 'device_rate_limited', { ms: wait }))
+  }
+
+  /** A message that passed the limits: a local handler, or the service the routing table names. */
+  private dispatch(client: Client, message: Inbound): void {
+    const { local, router } = this.deps
+    if (!client.open) return
     const handler = local.get(message.event)
     if (handler) {
       if (handler.requiresIdentity && client.deviceId === undefined) return this.unidentified(client, message)
@@ -87,6 +116,7 @@ export class Gateway {
       request_id: message.request_id,
       device_id: deviceId,
       data: message.data,
+      ...(client.claims ? { claims: client.claims } : {}),
     }
     const body = safeStringify(payload)
     if (body === undefined) {
@@ -103,14 +133,6 @@ export class Gateway {
       clearTimeout(deadline)
       client.calls.delete(call)
     })
-  }
-
-  private identify(client: Client, id: string): { device_id: string } {
-    if (client.deviceId !== undefined && client.deviceId !== id) {
-      throw new RoomgateError('already_identified', { device: client.deviceId })
-    }
-    if (client.deviceId === undefined) this.deps.hub.identify(client, id)
-    return { device_id: id }
   }
 
   private unidentified(client: Client, message: Inbound): void {

@@ -9,6 +9,7 @@ import { errors } from '../openapi/schemas.js'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
+import type { DeviceVerifier, VerifiedDevice } from '../auth/device-identity.js'
 import type { FailureBudget } from '../auth/failures.js'
 import { internalTokenGuard } from '../auth/internal.js'
 import type { Config } from '../config/schema.js'
@@ -22,6 +23,8 @@ import type { Upstreams } from '../upstream/pools.js'
 import { Broadcaster } from './broadcast.js'
 import { registerBroadcastRoute } from './broadcast-route.js'
 import { Client } from './client.js'
+import { DeviceAuth } from './device-auth.js'
+import { registerIdentityEvents } from './identity-events.js'
 import { Gateway } from './gateway.js'
 import { Hub } from './hub.js'
 import { Liveness } from './liveness.js'
@@ -54,6 +57,8 @@ export interface RealtimeDeps {
   ipRateLimit: onRequestHookHandler
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** Device tokens (auth.devices). */
+  devices: DeviceVerifier
 }
 
 export interface Realtime {
@@ -71,6 +76,9 @@ const deviceIdOf = (request: FastifyRequest): unknown => (request.query as { dev
 
 export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps): Promise<Realtime> {
   const { config, log } = deps
+  const auth = new DeviceAuth(deps.devices, deps.failedAuth)
+  /** Upgrades whose token was verified, until their socket is open. */
+  const verified = new WeakMap<FastifyRequest, VerifiedDevice>()
   const hub = new Hub()
   const local = new LocalEvents()
   const metrics = new RealtimeMetrics(deps.registry, hub, deps.upstreamLatency, deps.rateLimited)
@@ -79,12 +87,15 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     local,
     metrics,
     log,
+    rateLimits: deps.engine.rateLimits,
+    perDevice: config.rateLimit.perDevice,
     router: new EventRouter(config.events.routes),
     upstreams: deps.upstreams,
     failures: deps.failures,
     timeoutMs: config.httpTimeoutSeconds * 1000,
     maxInflight: config.ws.maxInflight,
   })
+  registerIdentityEvents(local, hub, auth)
   const history = historySettings(config)
   const broadcaster = new Broadcaster(deps.engine, hub, history, config.broadcast.ackTimeoutMs, metrics, log)
   registerRecover(local, new Recovery(hub, deps.engine.streams, history, metrics))
@@ -129,10 +140,13 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       summary: 'WebSocket gateway (seed 001 protocol: see the Ws* schemas)',
       querystring: Type.Object({
         device_id: Type.Optional(Type.String({ description: 'Identify at connect time (1–256 printable characters)' })),
+        token: Type.Optional(
+          Type.String({ description: 'A device token (auth.devices); or send Authorization: Bearer, or identify with {"token"}' }),
+        ),
       }),
       response: {
         101: { description: 'Switching to WebSocket' },
-        ...errors('bad_request', 'upgrade_required', 'rate_limited', 'server_busy', 'shutting_down'),
+        ...errors('bad_request', 'unauthorized', 'upgrade_required', 'rate_limited', 'server_busy', 'shutting_down'),
       },
     },
     onRequest: [
@@ -142,6 +156,14 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
         const id = deviceIdOf(request)
         if (id !== undefined && !isValidDeviceId(id)) {
           throw new RoomgateError('device_id_invalid')
+        }
+        const token = DeviceAuth.tokenOf(request)
+        if (token !== undefined) {
+          const device = await auth.verify(request.ip, token)
+          if (id !== undefined && id !== device.deviceId) throw new RoomgateError('device_id_not_token')
+          verified.set(request, device)
+        } else if (id !== undefined && auth.required) {
+          throw new RoomgateError('token_required')
         }
       },
     ],
@@ -162,8 +184,14 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
         onDisconnect,
       })
       hub.add(client)
+      const device = verified.get(request)
       const id = deviceIdOf(request)
-      if (isValidDeviceId(id)) hub.identify(client, id)
+      if (device) {
+        auth.hold(client, device)
+        hub.identify(client, device.deviceId)
+      } else if (isValidDeviceId(id)) {
+        hub.identify(client, id)
+      }
       hub.connected(client)
       socket.on('message', (data: Buffer) => {
         try {

@@ -5,6 +5,8 @@
  * `{room, pool, left}`. Disconnecting leaves every room.
  */
 import Type from 'typebox'
+import { RoomgateError } from '../errors.js'
+import { roomAllowed } from '../realtime/device-auth.js'
 import { PrintableId, type LocalEvents } from '../realtime/local-events.js'
 import { requireRoomId } from './ids.js'
 import type { Presence } from './presence.js'
@@ -33,6 +35,7 @@ export function registerRoomEvents(local: LocalEvents, presence: Presence, poolO
     }),
     handler: async (client, data) => {
       const room = requireRoomId(data.room, 'data.room')
+      if (!roomAllowed(client.claims, room)) throw new RoomgateError('room_not_in_token', { room })
       const pool = poolOf(data.pool)
       const user = data.user_id ?? client.deviceId!
       const { node } = await presence.join(client, pool, room, user)
