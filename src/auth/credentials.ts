@@ -79,22 +79,15 @@ export function credentialGuard(
 /**
  * A hook that requires `Authorization: Bearer <device token>`, verified by
  * `devices`, and leaves the device on `request.verifiedDevice`. A missing or
- * refused token spends from the budget like any wrong credential; the
- * verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
+ * refused token spends from the budget like any wrong credential (verifyWith);
+ * the verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
  */
 export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestAsyncHookHandler {
   return async (request) => {
-    const locked = budget.lockout(request.ip)
-    if (locked) throw locked
     const token = bearerToken(single(request.headers.authorization))
-    if (token === undefined) throw await budget.failed(request.ip, new RoomgateError('token_missing'))
-    try {
-      request.verifiedDevice = await devices.verify(token)
-    } catch (err) {
-      // The verifier refuses with a RoomgateError only; anything else is a bug, answered 500.
-      if (!(err instanceof RoomgateError)) throw err
-      throw await budget.failed(request.ip, err)
-    }
+    request.verifiedDevice = await verifyWith(budget, request.ip, () =>
+      token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token),
+    )
   }
 }
 
