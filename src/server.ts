@@ -12,7 +12,7 @@ import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
-import type { DeviceVerifier } from './auth/device-identity.js'
+import { createDeviceVerifier } from './auth/device-tokens.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
@@ -112,15 +112,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     log,
   })
 
-  // Until the token verifier lands: no key, every token refused.
-  const devices: DeviceVerifier = {
-    enabled: false,
-    required: config.auth.devices.required,
-    leewayMs: config.auth.devices.leewaySeconds * 1000,
-    verify: () => Promise.reject(new RoomgateError('token_invalid')),
-    start: async () => {},
-    close: () => {},
-  }
+  const devices = createDeviceVerifier(config.auth.devices, { env, log: log.child({ capability: 'device-tokens' }), registry })
   const realtime = await registerRealtime(app, {
     config,
     engine,
@@ -182,6 +174,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   app.addHook('onClose', async () => {
     await Promise.all([dashboard.close(), status.close(), jobs.close(), feed.close(), rooms.close(), realtime.close()])
     processMetrics.close()
+    devices.close()
     await upstreams.close()
   })
 
@@ -200,6 +193,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
       closing = true
     },
     start: async () => {
+      await devices.start()
       await realtime.start()
       rooms.start()
       await jobs.start()

@@ -13,6 +13,7 @@ import { EnvError, readEnv, SERVER_POOL_PLACEHOLDER } from './env.js'
 import { HttpCheckSchema, S3CheckSchema } from './health-schema.js'
 import { checkStatusConfig, STATUS_AUTH_PATH } from './status-schema.js'
 import { checkConfig } from './checks.js'
+import { checkDevicesConfig } from './device-keys.js'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -177,8 +178,8 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   if (problems.length > 0) throw new ConfigError(unique(problems).join('; '))
 
   const config = withDefaults as unknown as Config
-  // Status sources name env vars and files for their secrets: they must exist where this process runs.
-  const semantic = [...checkConfig(config), ...checkStatusConfig(config, env)]
+  // Status sources and device keys name env vars and files for their secrets: they must exist where this process runs.
+  const semantic = [...checkConfig(config), ...checkStatusConfig(config, env), ...checkDevicesConfig(config, env)]
   if (semantic.length > 0) throw new ConfigError(semantic.join('; '))
   return deepFreeze(config)
 }
@@ -216,6 +217,15 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     for (const key of ['tokenFile', 'keyFile', 'passwordFile']) {
       const value = auth?.[key]
       if (options.file && auth && typeof value === 'string' && !isAbsolute(value)) auth[key] = resolve(dirname(options.file), value)
+    }
+  }
+  // And the device key files (issue 13).
+  const devices = isTree(tree.auth) && isTree(tree.auth.devices) ? tree.auth.devices : undefined
+  for (const [list, key] of [['hmacSecrets', 'secretFile'], ['publicKeys', 'file']] as const) {
+    const entries = devices && Array.isArray(devices[list]) ? (devices[list] as unknown[]) : []
+    for (const entry of entries) {
+      const value = isTree(entry) ? entry[key] : undefined
+      if (options.file && isTree(entry) && typeof value === 'string' && !isAbsolute(value)) entry[key] = resolve(dirname(options.file), value)
     }
   }
   if (options.settings) mergeInto(tree, options.settings)

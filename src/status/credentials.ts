@@ -29,7 +29,8 @@ export function forgetSecretFiles(): void {
   fileCache.clear()
 }
 
-function stripNewline(text: string): string {
+/** `text` without one trailing newline (`\n` or `\r\n`), as `echo` and most editors add. */
+export function stripNewline(text: string): string {
   return text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text
 }
 
