@@ -6,6 +6,7 @@
 import { isIP } from 'node:net'
 import type { Config } from './schema.js'
 import { checkRooms } from './rooms-checks.js'
+import { hasKeySource } from './device-keys.js'
 import { checkHealthConfig } from '../health/specs.js'
 
 const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
@@ -56,7 +57,7 @@ export function checkConfig(config: Config): string[] {
     if (route.auth === 'apiKey' && config.auth.apiKeys.length === 0) {
       problems.push(`proxy.routes[${i}].auth is "apiKey" but auth.apiKeys is empty`)
     }
-    if (route.auth === 'token' && !hasDeviceKeys(config.auth.devices)) {
+    if (route.auth === 'token' && !hasKeySource(config.auth.devices)) {
       problems.push(`proxy.routes[${i}].auth is token but auth.devices has no key (hmacSecrets, publicKeys or jwksUrl)`)
     }
   })
@@ -76,11 +77,6 @@ export function checkConfig(config: Config): string[] {
   problems.push(...checkRooms(config))
   problems.push(...checkHealthConfig(config))
   return problems
-}
-
-/** Whether any token could be verified: the same rule as the verifier's `enabled`. */
-function hasDeviceKeys(devices: Config['auth']['devices']): boolean {
-  return devices.hmacSecrets.length > 0 || devices.publicKeys.length > 0 || devices.jwksUrl !== undefined
 }
 
 const TRUST_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
