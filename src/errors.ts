@@ -82,6 +82,7 @@ export const MESSAGES = {
   device_rate_limited: { code: 'rate_limited', message: 'Too many messages from this device; retry in {ms} ms' },
   room_not_in_token: { code: 'forbidden', message: "The token's rooms claim does not include '{room}'" },
   token_required: { code: 'unauthorized', message: 'A device token is required: send ?token=, an Authorization: Bearer header, or a token in identify' },
+  token_missing: { code: 'unauthorized', message: 'A device token is required: send it as Authorization: Bearer <token>' },
   // Front door and limits
   host_headers: { code: 'bad_request', message: 'A request must have exactly one Host header' },
   upgrade_elsewhere: { code: 'bad_request', message: 'WebSocket upgrades are accepted on {routes} only' },

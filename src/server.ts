@@ -155,6 +155,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
 
   await registerProxy(app, {
+    devices,
     config,
     upstreams,
     requests: proxyRequests,

@@ -3,8 +3,9 @@
  * from the caller's failure budget (failures.ts) when the credential is wrong,
  * and refused unchecked while that budget is spent.
  */
-import type { onRequestHookHandler } from 'fastify'
+import type { onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
+import type { DeviceVerifier, VerifiedDevice } from './device-identity.js'
 import type { FailureBudget } from './failures.js'
 import { bearerToken, SecretSet } from './tokens.js'
 
@@ -73,6 +74,28 @@ export function credentialGuard(
     )
   }
   return undefined
+}
+
+/**
+ * A hook that requires `Authorization: Bearer <device token>`, verified by
+ * `devices`, and leaves the device on `request.verifiedDevice`. A missing or
+ * refused token spends from the budget like any wrong credential (verifyWith);
+ * the verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
+ */
+export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestAsyncHookHandler {
+  return async (request) => {
+    const token = bearerToken(single(request.headers.authorization))
+    request.verifiedDevice = await verifyWith(budget, request.ip, () =>
+      token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token),
+    )
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `deviceGuard` on routes that require a device token; null elsewhere. */
+    verifiedDevice: VerifiedDevice | null
+  }
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net'
 import type { Config } from './schema.js'
 import { checkRooms } from './rooms-checks.js'
+import { hasKeySource } from './device-keys.js'
 import { checkHealthConfig } from '../health/specs.js'
 
 const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
@@ -55,6 +56,9 @@ export function checkConfig(config: Config): string[] {
     }
     if (route.auth === 'apiKey' && config.auth.apiKeys.length === 0) {
       problems.push(`proxy.routes[${i}].auth is "apiKey" but auth.apiKeys is empty`)
+    }
+    if (route.auth === 'token' && !hasKeySource(config.auth.devices)) {
+      problems.push(`proxy.routes[${i}].auth is token but auth.devices has no key (hmacSecrets, publicKeys or jwksUrl)`)
     }
   })
 

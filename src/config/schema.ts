@@ -98,9 +98,10 @@ const ProxyRoute = Type.Object(
   {
     prefix: Type.String({ pattern: '^/[^?#]*$', description: 'Path prefix, forwarded unchanged.' }),
     service: Type.String({ minLength: 1 }),
-    auth: Type.Enum(['none', 'bearer', 'apiKey'], {
+    auth: Type.Enum(['none', 'bearer', 'apiKey', 'token'], {
       default: 'none',
-      description: 'Credentials the route requires: a bearer token or an X-API-Key.',
+      description:
+        'Credentials the route requires: a bearer token of auth.bearerTokens, an X-API-Key, or a device token (a JWT checked with auth.devices keys; its device reaches the upstream as X-Roomgate-Device-Id).',
     }),
   },
   closed,

@@ -65,6 +65,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           bearer: { type: 'http', scheme: 'bearer', description: 'A token of `auth.bearerTokens`' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key of `auth.apiKeys`' },
           internalToken: { type: 'apiKey', in: 'header', name: 'X-Internal-Token', description: '`auth.internalToken`' },
+          deviceToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A device token, checked with the keys of `auth.devices`' },
         },
       },
     },

@@ -46,5 +46,6 @@ export const SECURITY = {
   apiKey: [{ apiKey: [] }],
   internalToken: [{ internalToken: [] }],
   bearerOrApiKey: [{ bearer: [] }, { apiKey: [] }],
+  deviceToken: [{ deviceToken: [] }],
   none: [],
 } as const

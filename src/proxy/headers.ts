@@ -2,7 +2,9 @@
  * Header rules of the proxy. Hop-by-hop headers (RFC 9110 §7.6.1, plus any
  * named in `Connection`) never cross it. `X-Forwarded-*` is written by roomgate
  * from what it saw (see ForwardedFor); a client's own values, and headers that
- * claim a client address, are dropped.
+ * claim a client address, are dropped. `X-Roomgate-*` is roomgate's own word
+ * to the upstream (the verified device): a client's, under any spelling, never
+ * crosses, whatever the route's auth.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { NameWith } from '../errors.js'
@@ -55,7 +57,12 @@ export interface ForwardedFor {
   for: string
   proto: string
   host: string | undefined
+  /** The device a token route verified, sent as `X-Roomgate-Device-Id`. */
+  deviceId?: string | undefined
 }
+
+/** Headers only roomgate writes: the upstream may trust them, so no client's copy is forwarded. */
+const OWN_PREFIX = 'x-roomgate-'
 
 /** Flat `[name, value, ...]` list for undici, case and order preserved. */
 export function requestHeaders(req: IncomingMessage, upstreamHost: string, fwd: ForwardedFor): string[] {
@@ -65,12 +72,22 @@ export function requestHeaders(req: IncomingMessage, upstreamHost: string, fwd: 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const lower = name.toLowerCase()
-    if (REQUEST_DROPPED.has(lower) || lower.startsWith('proxy-') || extra?.has(lower)) continue
+    if (REQUEST_DROPPED.has(lower) || lower.startsWith('proxy-') || lower.startsWith(OWN_PREFIX) || extra?.has(lower)) continue
     out.push(name, raw[i + 1]!)
   }
   out.push('host', upstreamHost, 'x-forwarded-for', fwd.for, 'x-forwarded-proto', fwd.proto)
   if (fwd.host) out.push('x-forwarded-host', fwd.host)
+  if (fwd.deviceId !== undefined) out.push('x-roomgate-device-id', utf8Bytes(fwd.deviceId))
   return out
+}
+
+/**
+ * A device id as the header's bytes: its UTF-8, one character per byte (undici
+ * writes header text as Latin-1, and refuses characters past U+00FF). An
+ * ASCII id is unchanged; any other arrives as its UTF-8 instead of failing the call.
+ */
+function utf8Bytes(value: string): string {
+  return Buffer.from(value, 'utf8').toString('latin1')
 }
 
 /** The upstream's response headers without hop-by-hop ones (the object is modified). */

@@ -1,13 +1,15 @@
 /**
  * The HTTP proxy (seed 001): each configured prefix is forwarded to its
  * service with path and query unchanged and bodies streamed both ways, behind
- * the per-IP rate limit and the route's credential check.
+ * the per-IP rate limit and the route's credential check. On a `token` route
+ * the verified device reaches the upstream as `X-Roomgate-Device-Id`.
  */
 import { errors, SECURITY } from '../openapi/schemas.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler } from 'fastify'
-import { credentialGuard } from '../auth/credentials.js'
+import { credentialGuard, deviceGuard } from '../auth/credentials.js'
+import type { DeviceVerifier } from '../auth/device-identity.js'
 import type { FailureBudget } from '../auth/failures.js'
-import type { Config } from '../config/schema.js'
+import type { Config, ProxyRouteConfig } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
 import { bodyTimeout, type FrontDoor } from '../http/front-door.js'
 import type { Counter, Histogram } from '../metrics/registry.js'
@@ -18,6 +20,13 @@ import { requestHeaders, targetProblem } from './headers.js'
 import { hasBody } from '../http-body.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+const ROUTE_SECURITY = {
+  none: SECURITY.none,
+  bearer: SECURITY.bearer,
+  apiKey: SECURITY.apiKey,
+  token: SECURITY.deviceToken,
+} as const satisfies Record<ProxyRouteConfig['auth'], unknown>
 
 export interface ProxyDeps {
   config: Config
@@ -30,6 +39,8 @@ export interface ProxyDeps {
   frontDoor: FrontDoor
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** Checks the device tokens of `auth: token` routes. */
+  devices: DeviceVerifier
 }
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
@@ -53,10 +64,13 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     // so an upload of any size never sits in memory and no body limit applies.
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    // Set by deviceGuard; declared here so every request has the field from the start.
+    scope.decorateRequest('verifiedDevice', null)
 
     for (const route of config.proxy.routes) {
       const upstream = deps.upstreams.get(route.service)
-      const guard = credentialGuard(route.auth, config.auth, deps.failedAuth)
+      const guard =
+        route.auth === 'token' ? deviceGuard(deps.devices, deps.failedAuth) : credentialGuard(route.auth, config.auth, deps.failedAuth)
       const latency = deps.upstreamLatency.child(route.service, 'proxy')
       const onRequest = guard ? [deps.rateLimit, checkTarget, guard] : [deps.rateLimit, checkTarget]
 
@@ -67,6 +81,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           for: request.ip,
           proto: request.protocol,
           host: request.host,
+          deviceId: request.verifiedDevice?.deviceId,
         })
         const call = forward(req, reply.raw, upstream, req.url!, headers, timeoutMs, (status, seconds, error) => {
           deps.requests.child(route.service, String(status)).inc()
@@ -80,7 +95,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const schema = {
         tags: ['proxy'],
         summary: `Proxied to the ${route.service} service`,
-        security: route.auth === 'bearer' ? SECURITY.bearer : route.auth === 'apiKey' ? SECURITY.apiKey : SECURITY.none,
+        security: ROUTE_SECURITY[route.auth],
         response: {
           default: { description: "The upstream's answer, streamed as it is" },
           ...errors('bad_request', ...(guard ? (['unauthorized'] as const) : []), 'rate_limited'),

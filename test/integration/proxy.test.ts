@@ -112,6 +112,16 @@ describe('forwarding', () => {
     expect(h.host).toBe(new URL(upstream.url).host)
   })
 
+  it("strips a client's X-Roomgate-* headers on a route without auth, however many and however spelt", async () => {
+    const res = await nodeRequest(`${gate.url}/v1/measurement/forged`, {
+      headers: { 'X-Roomgate-Device-Id': 'someone-else', 'x-roomgate-anything': '1', 'X-ROOMGATE-Role': 'admin', 'x-custom': 'kept' },
+    })
+    expect(res.status).toBe(200)
+    const names = seen[0]!.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())
+    expect(names.filter((n) => n.startsWith('x-roomgate'))).toEqual([])
+    expect(seen[0]!.headers['x-custom']).toBe('kept')
+  })
+
   it('believes X-Forwarded-* only from the proxies listed in trustProxy', async () => {
     const spoof = { 'x-forwarded-for': '6.6.6.6, 7.7.7.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' }
     const trusted = await startGate({ services: { measurement: { url: upstream.url } }, trustProxy: ['127.0.0.1'] })

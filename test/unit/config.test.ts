@@ -254,6 +254,11 @@ describe('config errors name the key', () => {
       tree: { proxy: { routes: [{ prefix: '/v1/x', service: 'lobby', auth: 'bearer' }] } },
       error: /proxy\.routes\[0\]\.auth is "bearer" but auth\.bearerTokens is empty/,
     },
+    {
+      desc: 'proxy route needing device tokens with no key to check them',
+      tree: { proxy: { routes: [{ prefix: '/v1/x', service: 'lobby' }, { prefix: '/v1/y', service: 'lobby', auth: 'token' }] } },
+      error: /proxy\.routes\[1\]\.auth is token but auth\.devices has no key/,
+    },
     { desc: 'wrong type in an array', tree: { auth: { bearerTokens: [1] } }, error: /auth\.bearerTokens\[0\] must be string/ },
     { desc: 'admin listener on the client port', env: { ADMIN_PORT: '8080' }, error: /admin\.port 8080 must differ from port/ },
     { desc: 'header timeout too small', tree: { http: { headersTimeoutMs: 5 } }, error: /http\.headersTimeoutMs must be >= 100/ },
@@ -265,6 +270,14 @@ describe('config errors name the key', () => {
       expect(() => buildConfig(c.tree ?? {}, c.env ?? {})).toThrow(c.error)
     })
   }
+
+  it('accepts a token route once auth.devices has a key', () => {
+    const routes = [{ prefix: '/v1/y', service: 'lobby', auth: 'token' }]
+    for (const devices of [{ hmacSecrets: [{ secretEnv: 'DEVICE_JWT_SECRET' }] }, { jwksUrl: 'https://id.example.com/jwks.json' }]) {
+      const c = buildConfig({ auth: { devices }, proxy: { routes } }, { DEVICE_JWT_SECRET: 'a-secret-of-thirty-two-bytes-min' })
+      expect(c.proxy.routes[0]!.auth).toBe('token')
+    }
+  })
 
   it('reports a missing file and a file that is not a mapping', () => {
     expect(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).toThrow(/cannot read config file .*missing\.yaml/)

@@ -53,6 +53,32 @@ describe('requestHeaders', () => {
     })
   })
 
+  it("never forwards a client's X-Roomgate-* headers, in any spelling, and writes X-Roomgate-Device-Id only for a verified device", () => {
+    const forged = incoming([
+      'X-Roomgate-Device-Id', 'someone-else',
+      'x-roomgate-anything', '1',
+      'X-ROOMGATE-DEVICE-ID', 'again',
+      'X-Roomgate', 'not ours: no dash after the prefix',
+      'Authorization', 'Bearer t',
+    ])
+    const fwd = { for: '10.0.0.9', proto: 'http', host: undefined }
+    expect(pairs(requestHeaders(forged, 'm:1', fwd))).toEqual({
+      'X-Roomgate': 'not ours: no dash after the prefix',
+      Authorization: 'Bearer t',
+      host: 'm:1',
+      'x-forwarded-for': '10.0.0.9',
+      'x-forwarded-proto': 'http',
+    })
+    const verified = requestHeaders(forged, 'm:1', { ...fwd, deviceId: 'dev-7' })
+    expect(verified.filter((_, i) => i % 2 === 0 && verified[i]!.toLowerCase().startsWith('x-roomgate-'))).toEqual(['x-roomgate-device-id'])
+    expect(pairs(verified)['x-roomgate-device-id']).toBe('dev-7')
+  })
+
+  it('sends a device id outside Latin-1 as its UTF-8 bytes rather than failing the call', () => {
+    const h = pairs(requestHeaders(incoming([]), 'm:1', { for: '::1', proto: 'http', host: undefined, deviceId: 'gerät-日本' }))
+    expect(Buffer.from(h['x-roomgate-device-id']!, 'latin1').toString('utf8')).toBe('gerät-日本')
+  })
+
   it('omits X-Forwarded-Host when the client sent no Host', () => {
     const h = pairs(requestHeaders(incoming([]), 'm:1', { for: '::1', proto: 'https', host: undefined }))
     expect(h).toEqual({ host: 'm:1', 'x-forwarded-for': '::1', 'x-forwarded-proto': 'https' })
