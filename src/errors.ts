@@ -74,6 +74,7 @@ export const MESSAGES = {
   credentials_locked: { code: 'rate_limited', message: 'Too many wrong credentials from this address; retry in {seconds} s' },
   dashboard_credentials_wrong: { code: 'unauthorized', message: 'Wrong dashboard token or API key' },
   dashboard_not_configured: { code: 'not_configured', message: 'The dashboard needs auth.bearerTokens or auth.apiKeys in the config' },
+  client_not_built: { code: 'not_found', message: 'The client library is not built in this install: run npm run build' },
   dashboard_files_missing: { code: 'not_found', message: 'The dashboard files are missing from this install' },
   token_invalid: { code: 'unauthorized', message: 'Invalid device token' },
   token_expired: { code: 'unauthorized', message: 'The device token has expired' },

@@ -13,6 +13,7 @@ import type { Logger } from './log.js'
 import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
 import { createDeviceVerifier } from './auth/device-tokens.js'
+import { registerClientRoute } from './client-route.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
@@ -165,6 +166,8 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frontDoor,
     failedAuth,
   })
+
+  registerClientRoute(app)
 
   // Every capability has registered its /ws events: document their payloads.
   registerEventSchemas(app, realtime.local)

@@ -46,6 +46,14 @@ export function registerIdentityEvents(local: LocalEvents, hub: Hub, auth: Devic
   })
 
   local.register({
+    name: 'ping',
+    summary: 'Answers {}: a client heartbeat (browsers cannot see WebSocket pings)',
+    schema: Type.Object({}),
+    requiresIdentity: false,
+    handler: () => ({}),
+  })
+
+  local.register({
     name: 'refresh',
     summary: "Replace the connection's device token before it expires (same device only)",
     schema: Type.Object({ token: Token }),
