@@ -340,9 +340,9 @@ export class RoomgateClient {
     if (f.stream !== undefined && f.offset !== undefined) {
       const p = this.positions.get(f.stream)
       if (p && f.offset <= p.offset) {
-        if (replay) return // seen already
-        // Lower than the last, live: the stream started a new epoch.
-        for (const l of this.resyncListeners) l(f.stream)
+        // Seen already (a replay, or an event that was on its way when a position was read).
+        // A stream that starts a new epoch is caught by the next recover (epoch differs → onResync).
+        return
       } else if (p && !replay && f.offset > p.offset + 1 && this.state === 'connected') {
         // Missed events the server could not fill in: ask for them (or learn they are gone).
         this.held = [f]

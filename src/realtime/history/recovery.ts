@@ -52,12 +52,9 @@ export class Recovery {
     const streams: Record<string, StreamAnswer> = {}
     if (!asked) {
       const reads = await Promise.all(names.map((name) => this.store.read(name, undefined, this.history)))
-      names.forEach((name, i) => {
-        const { epoch, offset } = reads[i]!
-        streams[name] = { epoch, offset }
-        // Events at or below the answer that are still on their way here are not sent after it.
-        if (this.hub.membership(client, name) === memberships[i]) memberships[i]!.replayed = { epoch, offset }
-      })
+      // Events at or below these positions that are still on their way come after the answer (a client
+      // keeping positions takes each offset once); holding them back would break what `from` claims was sent.
+      names.forEach((name, i) => (streams[name] = { epoch: reads[i]!.epoch, offset: reads[i]!.offset }))
       return { streams }
     }
     // What each stream already sent this connection live, before holding its events back.
