@@ -339,16 +339,14 @@ export class RoomgateClient {
   private deliver(f: Frame, replay: boolean): void {
     if (f.stream !== undefined && f.offset !== undefined) {
       const p = this.positions.get(f.stream)
-      if (p && f.offset <= p.offset) {
-        // Seen already (a replay, or an event that was on its way when a position was read).
-        // A stream that starts a new epoch is caught by the next recover (epoch differs → onResync).
-        return
-      } else if (p && !replay && f.offset > p.offset + 1 && this.state === 'connected') {
-        // Missed events the server could not fill in: ask for them (or learn they are gone).
+      if (p && p.epoch !== '' && !replay && f.offset !== p.offset + 1 && this.state === 'connected') {
+        // Live and not the next one: events the server could not fill in, a duplicate, or a stream that
+        // started a new epoch. A recover from the last position tells which (and replays or resyncs).
         this.held = [f]
         void this.recover().catch(() => this.socket?.close(4001, 'recover failed'))
         return
       }
+      if (p && f.offset <= p.offset) return // seen already
       this.positions.set(f.stream, { epoch: p?.epoch ?? '', offset: f.offset })
     }
     const meta: EventMeta = f.stream === undefined ? {} : { stream: f.stream, offset: f.offset }
