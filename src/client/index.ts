@@ -299,18 +299,31 @@ export class RoomgateClient {
     const answer = await this.call<{ streams: Record<string, Position & { recovered?: boolean }> }>('recover', { since })
     const held = this.held ?? []
     this.held = undefined
-    for (const [stream, p] of Object.entries(answer.streams ?? {})) {
+    const streams = answer.streams ?? {}
+    for (const [stream, p] of Object.entries(streams)) {
       if (p.recovered === false) {
         this.positions.set(stream, { epoch: p.epoch, offset: p.offset })
         for (const l of this.resyncListeners) l(stream)
       }
     }
-    this.learn(answer.streams ?? {})
+    // A stream with no position yet (the first connect): what reached this connection before the answer is
+    // new to the application, even at or below the answered position; start it just before the first of them.
+    const fresh = new Map<string, number>()
+    for (const f of held) {
+      if (f.stream === undefined || f.offset === undefined || this.positions.has(f.stream) || !streams[f.stream]) continue
+      fresh.set(f.stream, Math.min(fresh.get(f.stream) ?? f.offset, f.offset))
+    }
+    for (const [stream, first] of fresh) this.positions.set(stream, { epoch: streams[stream]!.epoch, offset: first - 1 })
+    this.learn(streams)
     // Replayed events may follow live ones that came first: per stream, in offset order.
     const byStream = new Map<string, Frame[]>()
     for (const f of held) if (f.stream !== undefined) (byStream.get(f.stream) ?? byStream.set(f.stream, []).get(f.stream)!).push(f)
     for (const list of byStream.values()) list.sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0))
     for (const f of held) this.deliver(f.stream === undefined ? f : byStream.get(f.stream)!.shift()!, true)
+    for (const stream of fresh.keys()) {
+      const p = this.positions.get(stream)!
+      this.positions.set(stream, { epoch: p.epoch, offset: Math.max(p.offset, streams[stream]!.offset) })
+    }
   }
 
   // ---- messages ----
