@@ -295,7 +295,9 @@ export class RoomgateClient {
 
   /** Asks for what each known stream missed; delivers it and what was held, each once and in order per stream. */
   private async recover(): Promise<void> {
-    const since = Object.fromEntries([...this.positions].filter(([, p]) => p.epoch !== ''))
+    // A stream whose epoch is not known (its position could not be read) is asked anyway: roomgate
+    // answers recovered:false for it, so onResync says so instead of its misses going unnoticed.
+    const since = Object.fromEntries([...this.positions].map(([s, p]) => [s, p.epoch === '' ? { epoch: '?', offset: p.offset } : p]))
     const answer = await this.call<{ streams: Record<string, Position & { recovered?: boolean }> }>('recover', { since })
     const held = this.held ?? []
     this.held = undefined
