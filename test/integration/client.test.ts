@@ -101,6 +101,9 @@ interface Forwarder {
   /** Resolves once the server answered the upgrade of a connection released with `holdFrames`. */
   upgraded(): Promise<void>
   releaseFrames(): void
+  /** Drops what clients send from now on (a connection gone silent without closing), until `unmute`. */
+  mute(): void
+  unmute(): void
   close(): Promise<void>
 }
 
@@ -108,6 +111,7 @@ async function forwarder(target: number): Promise<Forwarder> {
   let current = target
   let hold = false
   let holdFrames = false
+  let muted = false
   const held: Socket[] = []
   const sockets = new Set<Socket>()
   const piped: number[] = []
@@ -138,6 +142,7 @@ async function forwarder(target: number): Promise<Forwarder> {
     })
     // The client sends nothing after its upgrade request until it is answered.
     down.on('data', (chunk: Buffer) => {
+      if (muted) return
       if (gated && answered && holdFrames) waiting.push(chunk)
       else up.write(chunk)
     })
@@ -167,6 +172,12 @@ async function forwarder(target: number): Promise<Forwarder> {
       for (const s of held.splice(0)) if (!s.destroyed) pipe(s)
     },
     upgraded: () => upgraded,
+    mute() {
+      muted = true
+    },
+    unmute() {
+      muted = false
+    },
     releaseFrames() {
       holdFrames = false
       for (const flush of flushes.splice(0)) flush()
@@ -300,6 +311,23 @@ describe('RoomgateClient against roomgate', () => {
     // What was sent while it was away came back through B's recover.
     expect(await counter(b, 'roomgate_ws_replayed_total')).toBeGreaterThan(0)
   }, 60_000)
+
+  it('notices a connection gone silent by its heartbeat, and reconnects', async () => {
+    const g = await gate()
+    const fwd = await forwarder(portOf(g))
+    const c = client(fwd.url, { deviceId: 'phone-6', heartbeatMs: 200, requestTimeoutMs: 1_000 })
+    const states: string[] = []
+    c.onState((s) => states.push(s))
+    const got = record(c, 'tick')
+    await c.connect()
+    fwd.mute() // no close: only the client's own heartbeat can tell
+    await waitFor(() => states.includes('reconnecting'), WAIT_MS, 'the heartbeat to give up')
+    fwd.unmute()
+    await waitFor(() => c.currentState === 'connected', WAIT_MS, 'the reconnect')
+    await broadcast(g, 'tick', { device_ids: ['phone-6'] }, { kind: 'device', n: 1 })
+    await waitFor(() => got.length === 1, WAIT_MS, 'an event on the new connection')
+    expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected'])
+  })
 
   it('gives the application the events that reach it while it first connects', async () => {
     const g = await gate()
