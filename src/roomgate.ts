@@ -1,6 +1,6 @@
 /**
  * Starting and stopping one roomgate instance. Shutdown is graceful: stop
- * accepting, tell WebSocket clients we are going away (1001), let in-flight
+ * accepting, tell WebSocket clients to reconnect elsewhere (1012), let in-flight
  * proxied requests finish until the drain timeout, then cut what is left and
  * release Redis.
  */

@@ -40,7 +40,8 @@ const historySettings = (config: Config): HistorySettings => ({
   metaTtlMs: config.realtime.history.metaTtlSeconds * 1000,
 })
 
-export const CLOSE_GOING_AWAY = 1001
+/** WebSocket close code "service restart": reconnect (to another instance) and recover. */
+export const CLOSE_SERVICE_RESTART = 1012
 /** WebSocket close code "try again later". */
 export const CLOSE_TRY_AGAIN_LATER = 1013
 
@@ -111,9 +112,9 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     // ws already closes the socket with the right code (1009, 1007, 1002) on a
     // protocol error; the error is the client's, so it is not worth more than debug.
     errorHandler: (err) => log.debug({ err: err.message }, 'websocket protocol error'),
-    // Shutdown: tell every client we are going away, then let them close.
+    // Shutdown: tell every client to reconnect elsewhere (it recovers there), then let them close.
     preClose: (done) => {
-      for (const client of hub.all()) client.socket.close(CLOSE_GOING_AWAY, 'server shutting down')
+      for (const client of hub.all()) client.socket.close(CLOSE_SERVICE_RESTART, 'service restart')
       done()
     },
   })

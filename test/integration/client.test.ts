@@ -312,6 +312,23 @@ describe('RoomgateClient against roomgate', () => {
     expect(await counter(b, 'roomgate_ws_replayed_total')).toBeGreaterThan(0)
   }, 60_000)
 
+  it('moves to another instance when its own restarts (1012), losing no event', async () => {
+    const [a, b] = await Promise.all([gate({}, { REDIS_URL: redis.url }), gate({}, { REDIS_URL: redis.url })])
+    const fwd = await forwarder(portOf(a))
+    const c = client(fwd.url, { deviceId: 'phone-7' })
+    const got = record(c, 'tick')
+    await c.connect()
+    await broadcast(b, 'tick', { device_ids: ['phone-7'] }, { kind: 'device', n: 1 })
+    await waitFor(() => got.length === 1, WAIT_MS, 'the first event')
+    // A rolling restart: A shuts down (as on SIGTERM); its clients are told 1012 and come back through B.
+    fwd.switchTo(portOf(b), { hold: true })
+    await a.close()
+    for (let n = 2; n <= 5; n++) await broadcast(b, 'tick', { device_ids: ['phone-7'] }, { kind: 'device', n })
+    fwd.release()
+    await waitFor(() => got.length === 5, WAIT_MS, 'the events sent while it moved')
+    expect(got.map((x) => `${x.n}@${x.offset}`)).toEqual(['1@1', '2@2', '3@3', '4@4', '5@5'])
+  })
+
   it('notices a connection gone silent by its heartbeat, and reconnects', async () => {
     const g = await gate()
     const fwd = await forwarder(portOf(g))

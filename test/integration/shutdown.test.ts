@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown of the real process: SIGTERM stops accepting, closes
- * WebSockets with 1001, lets in-flight proxied requests finish (up to the
+ * WebSockets with 1012 (service restart), lets in-flight proxied requests finish (up to the
  * drain timeout), releases Redis, and exits 0.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -64,7 +64,7 @@ async function roomgateConnections(): Promise<number> {
 }
 
 describe('SIGTERM', () => {
-  it('drains in-flight requests, closes WebSockets with 1001, releases Redis and exits 0', async () => {
+  it('drains in-flight requests, closes WebSockets with 1012 service restart, releases Redis and exits 0', async () => {
     const { cli, url } = await start(5_000)
     expect(await roomgateConnections()).toBe(2)
     const ws = await TestClient.connect(`${url.replace('http', 'ws')}/ws?device_id=d`)
@@ -72,7 +72,7 @@ describe('SIGTERM', () => {
     await sleep(200)
     cli.proc.kill('SIGTERM')
 
-    expect((await ws.closed).code).toBe(1001)
+    expect(await ws.closed).toEqual({ code: 1012, reason: 'service restart' })
     const res = await inFlight
     expect(res.statusCode).toBe(200)
     expect(await res.body.json()).toEqual({ finished: true })
