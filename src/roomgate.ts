@@ -58,7 +58,7 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
       admin: adminUrl,
       instance: engine.instanceId,
       engine: engine.kind,
-      redis: config.redisUrl ? safeUrl(config.redisUrl) : undefined,
+      redis: config.redis.sentinel ? `sentinel ${config.redis.sentinel.name}` : config.redisUrl ? safeUrl(config.redisUrl) : undefined,
       services: Object.fromEntries(Object.entries(config.services).map(([k, s]) => [k, safeUrl(s.url)])),
     },
     'roomgate listening',

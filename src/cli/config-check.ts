@@ -38,8 +38,8 @@ export async function configCommand(sub: string | undefined, args: string[], val
 
 export function summarize(c: Readonly<Config>) {
   return {
-    engine: c.redisUrl === undefined ? 'memory' : 'redis',
-    redisUrl: c.redisUrl === undefined ? null : safeUrl(c.redisUrl),
+    engine: c.redisUrl === undefined && c.redis.sentinel === undefined ? 'memory' : 'redis',
+    redisUrl: c.redis.sentinel ? `sentinel ${c.redis.sentinel.name} via ${c.redis.sentinel.sentinels.join(',')}` : c.redisUrl === undefined ? null : safeUrl(c.redisUrl),
     listen: `${c.host}:${c.port}`,
     services: Object.fromEntries(Object.entries(c.services).map(([name, s]) => [name, safeUrl(s.url)])),
     pools: Object.fromEntries(Object.entries(c.rooms.pools).map(([name, p]) => [name, { strategy: p.strategy, nodes: p.nodes.length }])),

@@ -17,6 +17,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'PORT', key: 'port', kind: 'integer' },
   { name: 'HOST', key: 'host', kind: 'string' },
   { name: 'REDIS_URL', key: 'redisUrl', kind: 'string' },
+  { name: 'REDIS_SENTINELS', key: 'redis.sentinel.sentinels', kind: 'list' },
+  { name: 'REDIS_SENTINEL_NAME', key: 'redis.sentinel.name', kind: 'string' },
   { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
   { name: 'TRUST_PROXY', key: 'trustProxy', kind: 'list' },
   { name: 'ADMIN_PORT', key: 'admin.port', kind: 'integer' },

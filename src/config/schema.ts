@@ -204,6 +204,16 @@ export const ConfigSchema = Type.Object(
       {
         commandTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS }),
         connectTimeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_REDIS_CONNECT_TIMEOUT_MS }),
+        sentinel: Type.Optional(
+          Type.Object(
+            {
+              sentinels: Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$', description: 'host:port of a Sentinel' }), { minItems: 1 }),
+              name: Type.String({ minLength: 1, description: 'The master group Sentinel monitors' }),
+              password: Type.Optional(Type.String({ description: 'The master’s password (prefer redisUrl’s, or none)' })),
+            },
+            { ...closed, description: 'Redis behind Sentinel: roomgate asks the sentinels for the master and follows a failover.' },
+          ),
+        ),
       },
       section,
     ),

@@ -6,13 +6,16 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { createMemoryEngine } from './memory.js'
 import { createRedisEngine } from './redis.js'
+import type { SentinelSettings } from './redis-connection.js'
 import type { Engine } from './types.js'
 
 export async function createEngine(config: Config, log: Logger): Promise<Engine> {
-  if (!config.redisUrl) return createMemoryEngine(log)
+  const sentinel = config.redis.sentinel
+  if (!config.redisUrl && !sentinel) return createMemoryEngine(log)
   return createRedisEngine(
     {
-      url: config.redisUrl,
+      url: config.redisUrl ?? '',
+      ...(sentinel ? { sentinel: sentinelSettings(sentinel) } : {}),
       commandTimeoutMs: config.redis.commandTimeoutMs,
       connectTimeoutMs: config.redis.connectTimeoutMs,
     },
@@ -21,3 +24,14 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
 }
 
 export type { Engine, Bus, EngineState, MessageHandler } from './types.js'
+
+function sentinelSettings(s: NonNullable<Config['redis']['sentinel']>): SentinelSettings {
+  return {
+    name: s.name,
+    sentinels: s.sentinels.map((hp) => {
+      const i = hp.lastIndexOf(':')
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) }
+    }),
+    ...(s.password === undefined ? {} : { password: s.password }),
+  }
+}

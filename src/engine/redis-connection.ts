@@ -8,8 +8,17 @@ import { Redis, type RedisOptions } from 'ioredis'
 
 export const MAX_RECONNECT_DELAY_MS = 2_000
 
+export interface SentinelSettings {
+  sentinels: ReadonlyArray<{ host: string; port: number }>
+  /** The master group's name. */
+  name: string
+  password?: string
+}
+
 export interface ConnectionSettings {
+  /** A Redis URL; ignored with `sentinel`. */
   url: string
+  sentinel?: SentinelSettings
   commandTimeoutMs: number
   connectTimeoutMs: number
   /** Shown by `CLIENT LIST`, so an operator can tell whose connection it is. */
@@ -31,9 +40,24 @@ function options(s: ConnectionSettings): RedisOptions {
   }
 }
 
+/** A connection to `url`, or to the master the sentinels name (followed across a failover). */
+function connect(s: ConnectionSettings, o: RedisOptions): Redis {
+  if (!s.sentinel) return new Redis(s.url, o)
+  return new Redis({
+    ...o,
+    sentinels: s.sentinel.sentinels.map((x) => ({ ...x })),
+    name: s.sentinel.name,
+    ...(s.sentinel.password === undefined ? {} : { password: s.sentinel.password }),
+    role: 'master',
+    // A dead master closes our sockets; each reconnect asks the sentinels again, so the
+    // connection lands on the promoted replica as soon as they name it.
+    sentinelRetryStrategy: reconnectDelay,
+  })
+}
+
 /** The connection for commands: fails fast whenever it is not connected. */
 export function commandConnection(s: ConnectionSettings): Redis {
-  return new Redis(s.url, {
+  return connect(s, {
     ...options(s),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -50,7 +74,7 @@ export function commandConnection(s: ConnectionSettings): Redis {
  * reach Redis when it comes back. ioredis re-subscribes after reconnects.
  */
 export function subscriberConnection(s: ConnectionSettings): Redis {
-  return new Redis(s.url, { ...options(s), enableOfflineQueue: true, maxRetriesPerRequest: null })
+  return connect(s, { ...options(s), enableOfflineQueue: true, maxRetriesPerRequest: null })
 }
 
 /** Resolves true once `client` is ready, false after `ms`. */

@@ -11,11 +11,13 @@ import { RedisBus } from './redis-bus.js'
 import { RedisStreams } from '../realtime/history/redis.js'
 import { guardRedis } from './redis-guard.js'
 import { newInstanceId } from './instance-id.js'
-import { commandConnection, release, settleWithin, subscriberConnection, waitReady } from './redis-connection.js'
+import { commandConnection, release, settleWithin, subscriberConnection, waitReady, type SentinelSettings } from './redis-connection.js'
 import type { Engine, EngineState } from './types.js'
 
 export interface RedisEngineSettings {
   url: string
+  /** Redis behind Sentinel (then `url` is not used). */
+  sentinel?: SentinelSettings
   commandTimeoutMs: number
   connectTimeoutMs: number
 }
@@ -39,7 +41,8 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
   const cmd = commandConnection({ ...base, name: `${base.name}:cmd` })
   const sub = subscriberConnection({ ...base, name: `${base.name}:sub` })
   const clients: Redis[] = [cmd, sub]
-  const elog = log.child({ engine: 'redis', redis: safeUrl(settings.url) })
+  const where = settings.sentinel ? `sentinel master ${settings.sentinel.name}` : safeUrl(settings.url)
+  const elog = log.child({ engine: 'redis', redis: where })
 
   let state: EngineState = 'unavailable'
   let closing = false
