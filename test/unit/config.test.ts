@@ -34,6 +34,12 @@ describe('config defaults', () => {
     expect(config.admin).toEqual({ host: '127.0.0.1' })
   })
 
+  it('takes Redis behind Sentinel from REDIS_SENTINELS and REDIS_SENTINEL_NAME', () => {
+    const c = buildConfig({}, { REDIS_SENTINELS: '10.0.0.5:26379, 10.0.0.6:26379', REDIS_SENTINEL_NAME: 'mymaster' })
+    expect(c.redis.sentinel).toEqual({ sentinels: ['10.0.0.5:26379', '10.0.0.6:26379'], name: 'mymaster' })
+    expect(() => buildConfig({ redis: { sentinel: { sentinels: ['no-port'], name: 'm' } } }, {})).toThrow(/redis\.sentinel\.sentinels\[0\]/)
+  })
+
   it('keeps 100 events per stream for 300 s, and the stream positions for a day', () => {
     expect(config.realtime.history).toEqual({ size: 100, ttlSeconds: 300, metaTtlSeconds: 86_400 })
     expect(buildConfig({ realtime: { history: { size: 0 } } }, {}).realtime.history.size).toBe(0)
