@@ -49,7 +49,8 @@ const masterOf = async (c: Redis) => ((await c.call('SENTINEL', 'get-master-addr
 
 beforeAll(async () => {
   ;[master, replica, sentinel] = [await freePort(), await freePort(), await freePort()]
-  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']
+  // --dir: a replica writes the master's snapshot to disk while it syncs; not into the checkout.
+  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir]
   run(['--port', String(master), ...base])
   run(['--port', String(replica), ...base, '--replicaof', '127.0.0.1', String(master)])
   await answers(replica, async (c) => (await c.info('replication')).includes('master_link_status:up'))
