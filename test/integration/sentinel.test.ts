@@ -4,7 +4,7 @@
  * sentinel on free ports; the master is killed mid-test.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -74,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await closeGates()
   for (const p of procs) p.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
 })
 
 describe('Redis behind Sentinel', () => {
