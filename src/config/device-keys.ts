@@ -9,6 +9,7 @@
  * checked with a key of its own kind: an HS token never meets an RSA public
  * key (the algorithm confusion attack), and `none` meets no key at all.
  */
+import { httpUrl } from './urls.js'
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readSecretFile, stripNewline } from '../status/credentials.js'
 import type { Config } from './schema.js'
@@ -135,13 +136,8 @@ function algorithmsOf(key: KeyObject): string[] | string {
 }
 
 function jwksUrlProblem(text: string): string | undefined {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return 'must be an absolute http(s) URL'
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must use http or https, got ${url.protocol}`
+  const url = httpUrl(text)
+  if (typeof url === 'string') return url
   if (url.username || url.password) return 'must not carry a user or password'
   return undefined
 }

@@ -11,6 +11,7 @@
  * its input defensively, so the loader may also call it on a tree the schema
  * rejected.
  */
+import { httpUrl } from './urls.js'
 import Type from 'typebox'
 import Value from 'typebox/value'
 import { readSecretFile, secretValueProblem } from '../status/credentials.js'
@@ -203,13 +204,8 @@ export function checkStatusConfig(config: { readonly status: StatusConfig }, env
 }
 
 function urlProblem(text: string): string | undefined {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return 'must be an absolute http(s) URL'
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must use http or https, got ${url.protocol}`
+  const url = httpUrl(text)
+  if (typeof url === 'string') return url
   // Credentials in the URL would be a secret written in clear: use auth.
   if (url.username || url.password) return 'must not carry a user or password (use auth)'
   if (url.hash) return 'must not have a fragment'
