@@ -12,12 +12,11 @@
  * so the broadcasts "while away" are sent while the client is certainly
  * disconnected, however slow the machine.
  */
-import { existsSync } from 'node:fs'
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
+import { type Browser, type ConsoleMessage, type Page } from 'playwright-core'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type * as ClientModule from '../../src/client/index.js'
-import { CHROMIUM } from '../global-setup.js'
+import { launchChromium } from '../helpers/browser.js'
 import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
 import { startService, type GatewayCall, type TestUpstream } from '../helpers/upstream.js'
 
@@ -51,21 +50,8 @@ interface PageState {
 type PageGlobal = { rg: PageState; RoomgateClient: typeof ClientModule.RoomgateClient; WebSocket: ClientModule.SocketConstructor }
 
 beforeAll(async () => {
-  // Never skipped: global-setup installs Chromium, and its absence is a failure.
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-test-tools.sh`)
-  const launching = chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  // Never skipped: a missing Chromium is a failure.
+  const launching = launchChromium()
   service = await startService((call) => {
     if (call.event === 'lobby.hang') return undefined // never answers: in flight when the socket is cut
     return { status: 200, body: { lobby: 'created', device: call.device_id, echo: call.data } }

@@ -7,11 +7,10 @@
  * form before a credential, an error for a wrong one, then every section,
  * live. A screenshot is kept in test-artifacts/dashboard.png.
  */
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
+import { type Browser, type ConsoleMessage, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CHROMIUM } from '../global-setup.js'
+import { launchChromium } from '../helpers/browser.js'
 import { startClientApi, type FakeClientApi } from '../helpers/client-api.js'
 import { closeGates, startGate, type TestGate } from '../helpers/gate.js'
 import { jobsApi, KEY, tempRoot, type TempRoot } from '../helpers/job-files.js'
@@ -34,21 +33,8 @@ const streams: SseClient[] = []
 const upstreams: TestUpstream[] = []
 
 beforeAll(async () => {
-  // Never skipped: global-setup installs Chromium, and its absence is a failure.
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-test-tools.sh`)
-  const launching = chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  // Never skipped: a missing Chromium is a failure.
+  const launching = launchChromium()
 
   root = await tempRoot()
   for (let i = 0; i < FILES; i++) await root.file(`shoot/clip-${String(i).padStart(2, '0')}.mov`, FILE_BYTES)
