@@ -99,6 +99,10 @@ export const MESSAGES = {
   ws_per_ip: { code: 'rate_limited', message: 'At most {max} WebSocket connections per client' },
   streams_per_ip: { code: 'rate_limited', message: 'At most {max} streams per client' },
   engine_timeout: { code: 'engine_unavailable', message: 'Redis did not answer in time: the change may still be applied when it recovers' },
+  engine_not_replicated: {
+    code: 'engine_unavailable',
+    message: 'Redis applied the change but only {acked} of {replicas} replicas confirmed it in time: a failover could lose it',
+  },
   // /ws
   ws_not_json: { code: 'bad_request', message: 'Message is not valid JSON' },
   ws_not_object: { code: 'bad_request', message: 'Message must be a JSON object' },

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/schema.js'
-import { createEngine } from './engine/index.js'
+import { createEngine, redisTarget } from './engine/index.js'
 import type { Engine } from './engine/types.js'
 import { createLogger, safeUrl, type Logger } from './log.js'
 import { buildServer, type Server } from './server.js'
@@ -58,7 +58,7 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
       admin: adminUrl,
       instance: engine.instanceId,
       engine: engine.kind,
-      redis: config.redis.sentinel ? `sentinel ${config.redis.sentinel.name}` : config.redisUrl ? safeUrl(config.redisUrl) : undefined,
+      redis: redisTarget(config),
       services: Object.fromEntries(Object.entries(config.services).map(([k, s]) => [k, safeUrl(s.url)])),
     },
     'roomgate listening',

@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { safeUrl } from '../log.js'
+import { redisTarget } from '../engine/index.js'
 import { EXIT, usageError } from './exit.js'
 import { fields, printJson } from './format.js'
 import { onlyOptions, type Values } from './options.js'
@@ -38,8 +39,8 @@ export async function configCommand(sub: string | undefined, args: string[], val
 
 export function summarize(c: Readonly<Config>) {
   return {
-    engine: c.redisUrl === undefined && c.redis.sentinel === undefined ? 'memory' : 'redis',
-    redisUrl: c.redis.sentinel ? `sentinel ${c.redis.sentinel.name} via ${c.redis.sentinel.sentinels.join(',')}` : c.redisUrl === undefined ? null : safeUrl(c.redisUrl),
+    engine: redisTarget(c) === undefined ? 'memory' : 'redis',
+    redisUrl: redisTarget(c) ?? null,
     listen: `${c.host}:${c.port}`,
     services: Object.fromEntries(Object.entries(c.services).map(([name, s]) => [name, safeUrl(s.url)])),
     pools: Object.fromEntries(Object.entries(c.rooms.pools).map(([name, p]) => [name, { strategy: p.strategy, nodes: p.nodes.length }])),

@@ -14,6 +14,7 @@ const PATTERN = /^(\*|[^*\s]+(\.\*)?)$/
 export function checkConfig(config: Config): string[] {
   const problems: string[] = []
   const services = new Set(Object.keys(config.services))
+  problems.push(...checkRedis(config))
 
   for (const [name, s] of Object.entries(config.services)) {
     let url: URL | undefined
@@ -89,4 +90,16 @@ function isTrustEntry(entry: string): boolean {
   if (bits === undefined) return true
   const n = Number(bits)
   return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128)
+}
+
+/** One way to reach Redis at a time; `waitReplicas` only with Redis. */
+function checkRedis(config: Config): string[] {
+  const ways = [
+    config.redisUrl !== undefined && 'redisUrl (REDIS_URL)',
+    config.redis.sentinel !== undefined && 'redis.sentinel (REDIS_SENTINELS)',
+    config.redis.cluster !== undefined && 'redis.cluster (REDIS_CLUSTER_NODES)',
+  ].filter((w): w is string => w !== false)
+  if (ways.length > 1) return [`set only one of ${ways.join(', ')}`]
+  if (ways.length === 0 && config.redis.waitReplicas) return ['redis.waitReplicas needs Redis (redisUrl, redis.sentinel or redis.cluster)']
+  return []
 }

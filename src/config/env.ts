@@ -19,6 +19,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'REDIS_URL', key: 'redisUrl', kind: 'string' },
   { name: 'REDIS_SENTINELS', key: 'redis.sentinel.sentinels', kind: 'list' },
   { name: 'REDIS_SENTINEL_NAME', key: 'redis.sentinel.name', kind: 'string' },
+  { name: 'REDIS_CLUSTER_NODES', key: 'redis.cluster.nodes', kind: 'list' },
   { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
   { name: 'TRUST_PROXY', key: 'trustProxy', kind: 'list' },
   { name: 'ADMIN_PORT', key: 'admin.port', kind: 'integer' },

@@ -214,6 +214,27 @@ export const ConfigSchema = Type.Object(
             { ...closed, description: 'Redis behind Sentinel: roomgate asks the sentinels for the master and follows a failover.' },
           ),
         ),
+        cluster: Type.Optional(
+          Type.Object(
+            {
+              nodes: Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$', description: 'host:port of a cluster node' }), { minItems: 1 }),
+              password: Type.Optional(Type.String({ description: 'The nodes’ password (none by default)' })),
+            },
+            { ...closed, description: 'Redis Cluster: a few nodes to start from; roomgate finds the others and follows failovers and resharding.' },
+          ),
+        ),
+        waitReplicas: Type.Optional(
+          Type.Object(
+            {
+              replicas: Type.Integer({ minimum: 1, description: 'Replicas that must hold a write before it is acknowledged' }),
+              timeoutMs: Type.Integer({ minimum: 1, default: 1_000, description: 'How long to wait for them; past it the call answers 503' }),
+            },
+            {
+              ...closed,
+              description: 'Job creation and room placements wait (WAIT) until this many replicas hold them, so a failover cannot lose an acknowledged one.',
+            },
+          ),
+        ),
       },
       section,
     ),

@@ -4,7 +4,7 @@
  * it dies, the lease expires and another instance takes over.
  */
 import type { Redis } from 'ioredis'
-import { keys } from './keys.js'
+import type { RedisKeys } from './keys.js'
 import { defineScript } from './scripts.js'
 import type { LeaseStore } from './types.js'
 
@@ -47,16 +47,17 @@ export class RedisLeases implements LeaseStore {
   constructor(
     redis: Redis,
     private readonly holder: string,
+    private readonly keys: RedisKeys,
   ) {
     this.acquireScript = defineScript<number>(redis, 'rgLeaseAcquire', ACQUIRE_LUA, 1)
     this.releaseScript = defineScript<number>(redis, 'rgLeaseRelease', RELEASE_LUA, 1)
   }
 
   async acquire(name: string, ttlMs: number): Promise<boolean> {
-    return (await this.acquireScript(keys.lease(name), this.holder, Math.round(ttlMs))) === 1
+    return (await this.acquireScript(this.keys.lease(name), this.holder, Math.round(ttlMs))) === 1
   }
 
   async release(name: string): Promise<void> {
-    await this.releaseScript(keys.lease(name), this.holder)
+    await this.releaseScript(this.keys.lease(name), this.holder)
   }
 }

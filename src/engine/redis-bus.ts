@@ -2,7 +2,11 @@ import type { Redis } from 'ioredis'
 import { settleWithin } from './redis-connection.js'
 import type { Bus, MessageHandler } from './types.js'
 
-/** Pub/sub over Redis, publishing and subscribing on separate connections. */
+/**
+ * Pub/sub over Redis, publishing and subscribing on separate connections. On
+ * a Redis Cluster it uses sharded pub/sub (SPUBLISH/SSUBSCRIBE): a message
+ * goes to the shard that owns its channel's slot, not to every node.
+ */
 export class RedisBus implements Bus {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
   private readonly resubscribed: Array<() => void> = []
@@ -15,9 +19,10 @@ export class RedisBus implements Bus {
     /** Bounds the wait for UNSUBSCRIBE, so a stalled Redis cannot hold up a shutdown. */
     private readonly timeoutMs: number,
     private readonly onHandlerError: (err: unknown, channel: string) => void,
+    private readonly sharded = false,
   ) {
     this.connectedBefore = sub.status === 'ready'
-    sub.on('message', (channel: string, message: string) => {
+    sub.on(sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       const set = this.handlers.get(channel)
       if (!set) return
       for (const handler of set) {
@@ -28,6 +33,17 @@ export class RedisBus implements Bus {
         }
       }
     })
+    if (sharded) {
+      // A master's subscriber was lost (a failover); ioredis subscribes again on the new one.
+      let lost = false
+      sub.on('-subscriber', () => (lost = true))
+      sub.on('subscribersReady', () => {
+        if (!lost || this.handlers.size === 0) return
+        lost = false
+        for (const listener of this.resubscribed) listener()
+      })
+      return
+    }
     sub.on('ready', () => {
       if (!this.connectedBefore) {
         this.connectedBefore = true
@@ -48,7 +64,7 @@ export class RedisBus implements Bus {
 
   /** `pub` is the guarded connection: a failure rejects with engine_unavailable. */
   publish(channel: string, message: string): Promise<number> {
-    return this.pub.publish(channel, message)
+    return this.sharded ? (this.pub.spublish(channel, message) as Promise<number>) : this.pub.publish(channel, message)
   }
 
   async subscribe(channel: string, handler: MessageHandler): Promise<void> {
@@ -56,7 +72,7 @@ export class RedisBus implements Bus {
     if (!set) this.handlers.set(channel, (set = new Set()))
     set.add(handler)
     if (set.size > 1) return
-    const confirmed = this.sub.subscribe(channel)
+    const confirmed = this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)
     // Connected: wait for Redis to confirm, so delivery starts when this resolves.
     // Not connected: the SUBSCRIBE waits in the subscriber's queue and is sent on reconnect.
     if (this.sub.status === 'ready') await confirmed
@@ -67,6 +83,6 @@ export class RedisBus implements Bus {
     const set = this.handlers.get(channel)
     if (!set?.delete(handler) || set.size > 0) return
     this.handlers.delete(channel)
-    if (this.sub.status === 'ready') await settleWithin(this.sub.unsubscribe(channel), this.timeoutMs)
+    if (this.sub.status === 'ready') await settleWithin(this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel), this.timeoutMs)
   }
 }

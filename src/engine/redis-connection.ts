@@ -4,7 +4,7 @@
  * 503 or fails open), bounded command and connect timeouts, and reconnection
  * with capped, jittered backoff forever.
  */
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 
 export const MAX_RECONNECT_DELAY_MS = 2_000
 
@@ -15,10 +15,17 @@ export interface SentinelSettings {
   password?: string
 }
 
+export interface ClusterSettings {
+  /** A few nodes to discover the cluster from. */
+  nodes: ReadonlyArray<{ host: string; port: number }>
+  password?: string
+}
+
 export interface ConnectionSettings {
-  /** A Redis URL; ignored with `sentinel`. */
+  /** A Redis URL; ignored with `sentinel` or `cluster`. */
   url: string
   sentinel?: SentinelSettings
+  cluster?: ClusterSettings
   commandTimeoutMs: number
   connectTimeoutMs: number
   /** Shown by `CLIENT LIST`, so an operator can tell whose connection it is. */
@@ -40,8 +47,31 @@ function options(s: ConnectionSettings): RedisOptions {
   }
 }
 
-/** A connection to `url`, or to the master the sentinels name (followed across a failover). */
-function connect(s: ConnectionSettings, o: RedisOptions): Redis {
+/**
+ * A connection to `url`; or to the master the sentinels name (followed across
+ * a failover); or to a Redis Cluster, one connection per node, commands routed
+ * by slot, following failovers and resharding. A cluster client is typed as a
+ * Redis: the stores use only commands both have (keys of one slot per call).
+ */
+function connect(s: ConnectionSettings, o: RedisOptions, c: ClusterOptions = {}): Redis {
+  if (s.cluster) {
+    const { enableOfflineQueue, enableAutoPipelining, ...node } = o
+    const cluster = new Cluster(
+      s.cluster.nodes.map((n) => ({ ...n })),
+      {
+        ...c,
+        redisOptions: { ...node, ...(s.cluster.password === undefined ? {} : { password: s.cluster.password }) },
+        clusterRetryStrategy: reconnectDelay,
+        slotsRefreshTimeout: s.connectTimeoutMs,
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+        // Scripts whose number of keys varies: auto-pipelining would route them by their
+        // first argument (the count), not by their first key.
+        autoPipeliningIgnoredCommands: ['rgHistPublish'],
+      },
+    )
+    return cluster as unknown as Redis
+  }
   if (!s.sentinel) return new Redis(s.url, o)
   return new Redis({
     ...o,
@@ -71,10 +101,17 @@ export function commandConnection(s: ConnectionSettings): Redis {
 /**
  * The subscriber connection. Its offline queue stays on: only our own
  * SUBSCRIBE/UNSUBSCRIBE calls go through it (a handful, bounded), and they must
- * reach Redis when it comes back. ioredis re-subscribes after reconnects.
+ * reach Redis when it comes back. ioredis re-subscribes after reconnects. On
+ * a cluster it subscribes to sharded channels: one connection per master.
  */
 export function subscriberConnection(s: ConnectionSettings): Redis {
-  return connect(s, { ...options(s), enableOfflineQueue: true, maxRetriesPerRequest: null })
+  return connect(s, { ...options(s), enableOfflineQueue: true, maxRetriesPerRequest: null }, { shardedSubscribers: true })
+}
+
+/** The connections to each master (a cluster's, or the one Redis), for commands that look at every node (SCAN). */
+export function masters(client: Redis): Redis[] {
+  const c: unknown = client
+  return c instanceof Cluster ? c.nodes('master') : [client]
 }
 
 /** Resolves true once `client` is ready, false after `ms`. */

@@ -11,13 +11,28 @@ import { RedisBus } from './redis-bus.js'
 import { RedisStreams } from '../realtime/history/redis.js'
 import { guardRedis } from './redis-guard.js'
 import { newInstanceId } from './instance-id.js'
-import { commandConnection, release, settleWithin, subscriberConnection, waitReady, type SentinelSettings } from './redis-connection.js'
+import {
+  commandConnection,
+  masters,
+  release,
+  settleWithin,
+  subscriberConnection,
+  waitReady,
+  type ClusterSettings,
+  type SentinelSettings,
+} from './redis-connection.js'
+import { keyLayout } from './keys.js'
+import { confirmWrites, type WaitReplicasSettings } from './replicas.js'
 import type { Engine, EngineState } from './types.js'
 
 export interface RedisEngineSettings {
   url: string
   /** Redis behind Sentinel (then `url` is not used). */
   sentinel?: SentinelSettings
+  /** A Redis Cluster (then `url` is not used). */
+  cluster?: ClusterSettings
+  /** Writes that wait for replicas (job creation, placements). */
+  waitReplicas?: WaitReplicasSettings
   commandTimeoutMs: number
   connectTimeoutMs: number
 }
@@ -41,7 +56,11 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
   const cmd = commandConnection({ ...base, name: `${base.name}:cmd` })
   const sub = subscriberConnection({ ...base, name: `${base.name}:sub` })
   const clients: Redis[] = [cmd, sub]
-  const where = settings.sentinel ? `sentinel master ${settings.sentinel.name}` : safeUrl(settings.url)
+  const where = settings.cluster
+    ? `cluster ${settings.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : settings.sentinel
+      ? `sentinel master ${settings.sentinel.name}`
+      : safeUrl(settings.url)
   const elog = log.child({ engine: 'redis', redis: where })
 
   let state: EngineState = 'unavailable'
@@ -60,7 +79,9 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
     client.on('error', (err: Error) => elog.debug({ err: err.message }, 'redis connection error'))
   }
 
+  // A cluster client watches its nodes itself (and PING would go to any one of them).
   const probe = setInterval(() => {
+    if (settings.cluster) return
     for (const client of clients) {
       if (client.status !== 'ready') continue
       void settleWithin(client.ping(), settings.commandTimeoutMs).then((pong) => {
@@ -81,20 +102,29 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
 
   // Every store, lease and publish goes through the guarded connection: one failure policy for all.
   const redis = guardRedis(cmd)
-  const bus = new RedisBus(redis, sub, settings.commandTimeoutMs, (err, channel) =>
-    elog.error({ err, channel }, 'bus handler failed'),
+  const keys = keyLayout(settings.cluster !== undefined)
+  const confirm = confirmWrites(redis, settings.waitReplicas)
+  const bus = new RedisBus(
+    redis,
+    sub,
+    settings.commandTimeoutMs,
+    (err, channel) => elog.error({ err, channel }, 'bus handler failed'),
+    settings.cluster !== undefined,
   )
   let closed: Promise<void> | undefined
   return {
     kind: 'redis',
     instanceId,
     bus,
-    streams: new RedisStreams(redis),
-    rateLimits: new RedisRateLimitStore(redis),
-    leases: new RedisLeases(redis, instanceId),
-    rooms: { exclusive: new RedisExclusiveStore(redis), shared: new RedisSharedStore(redis) },
-    jobs: new RedisJobStore(redis),
-    statusCache: new RedisStatusCache(redis),
+    streams: new RedisStreams(redis, keys),
+    rateLimits: new RedisRateLimitStore(redis, keys),
+    leases: new RedisLeases(redis, instanceId, keys),
+    rooms: {
+      exclusive: new RedisExclusiveStore(redis, keys, confirm, () => masters(cmd)),
+      shared: new RedisSharedStore(redis, keys, confirm),
+    },
+    jobs: new RedisJobStore(redis, keys, confirm),
+    statusCache: new RedisStatusCache(redis, keys),
     state: () => state,
     close: () => {
       closing = true

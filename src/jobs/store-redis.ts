@@ -7,7 +7,8 @@
  * a finished job keeps only its hash, with a TTL.
  */
 import type { Redis } from 'ioredis'
-import { keys } from '../engine/keys.js'
+import type { RedisKeys } from '../engine/keys.js'
+import type { ConfirmWrite } from '../engine/replicas.js'
 import { defineScript } from '../engine/scripts.js'
 import { CLAIM_LUA, CREATE_LUA, END_LUA, PROGRESS_LUA, RELEASE_LUA } from './store-lua.js'
 import { newJob, type CancelResult, type FileResult, type JobFile, type JobRecord, type JobStatus, type JobStore, type ProgressVerdict, type Throughput } from './types.js'
@@ -16,7 +17,6 @@ import { newJob, type CancelResult, type FileResult, type JobFile, type JobRecor
 const PUSH_BATCH = 1_000
 /** A file list whose job was never written (the creating instance died) goes away after this. */
 const ORPHAN_FILES_TTL_MS = 3_600_000
-const JOB_PREFIX = keys.job('')
 /** Listing entries looked at per sweep. */
 const SWEEP_BATCH = 200
 
@@ -51,7 +51,12 @@ export class RedisJobStore implements JobStore {
   private readonly releaseScript
   private sweepFrom = 0
 
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Waits for replicas (redis.waitReplicas) before a creation is acknowledged. */
+    private readonly confirm: ConfirmWrite,
+  ) {
     this.createScript = defineScript<number | null>(redis, 'rgJobCreate', CREATE_LUA, 4)
     this.claimScript = defineScript<string | null>(redis, 'rgJobClaim', CLAIM_LUA, 1)
     this.progressScript = defineScript<number>(redis, 'rgJobProgress', PROGRESS_LUA, 3)
@@ -60,7 +65,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async create(id: string, files: readonly JobFile[], maxQueued?: number): Promise<JobRecord | 'full'> {
-    const filesKey = keys.jobFiles(id)
+    const filesKey = this.keys.jobFiles(id)
     // The list first, with a TTL; the script makes the job appear (and keeps the list), or drops the list when full.
     for (let i = 0; i < files.length; i += PUSH_BATCH) {
       const batch = files.slice(i, i + PUSH_BATCH).map((f) => `${f.size}\t${f.rel}`)
@@ -81,14 +86,15 @@ export class RedisJobStore implements JobStore {
       'throughputAt', '',
       'owner', '',
     ]
-    const createdAt = await this.createScript(keys.job(id), filesKey, keys.jobs, keys.jobQueue, id, maxQueued ?? '', ...fields)
+    const createdAt = await this.createScript(this.keys.job(id), filesKey, this.keys.jobs, this.keys.jobQueue, id, maxQueued ?? '', ...fields)
     if (createdAt === null) return 'full'
+    await this.confirm(this.keys.job(id))
     await this.sweep().catch(() => undefined)
     return { ...job, createdAt }
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    return parse(id, await this.redis.hgetall(keys.job(id)))
+    return parse(id, await this.redis.hgetall(this.keys.job(id)))
   }
 
   async list(limit: number): Promise<JobRecord[]> {
@@ -96,10 +102,10 @@ export class RedisJobStore implements JobStore {
     let start = 0
     // Expired jobs leave their id in rg:jobs; they are dropped here as they are met.
     while (out.length < limit) {
-      const ids = await this.redis.zrevrange(keys.jobs, start, start + limit - 1)
+      const ids = await this.redis.zrevrange(this.keys.jobs, start, start + limit - 1)
       if (ids.length === 0) break
       const pipeline = this.redis.pipeline()
-      for (const id of ids) pipeline.hgetall(keys.job(id))
+      for (const id of ids) pipeline.hgetall(this.keys.job(id))
       const hashes = (await pipeline.exec()) ?? []
       const gone: string[] = []
       ids.forEach((id, i) => {
@@ -109,7 +115,7 @@ export class RedisJobStore implements JobStore {
         if (job) out.push(job)
         else gone.push(id)
       })
-      if (gone.length > 0) await this.redis.zrem(keys.jobs, ...gone)
+      if (gone.length > 0) await this.redis.zrem(this.keys.jobs, ...gone)
       start += ids.length - gone.length
     }
     return out.slice(0, limit)
@@ -123,12 +129,12 @@ export class RedisJobStore implements JobStore {
   }
 
   async claim(owner: string, leaseMs: number): Promise<JobRecord | undefined> {
-    const id = await this.claimScript(keys.jobQueue, JOB_PREFIX, owner, leaseMs)
+    const id = await this.claimScript(this.keys.jobQueue, this.keys.job(''), owner, leaseMs)
     return id ? this.get(id) : undefined
   }
 
   async files(id: string, start: number, count: number): Promise<JobFile[]> {
-    const raw = await this.redis.lrange(keys.jobFiles(id), start, start + count - 1)
+    const raw = await this.redis.lrange(this.keys.jobFiles(id), start, start + count - 1)
     return raw.map((line) => {
       const tab = line.indexOf('\t')
       return { size: Number(line.slice(0, tab)), rel: line.slice(tab + 1) }
@@ -136,7 +142,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async done(id: string): Promise<Uint8Array> {
-    const bitmap = await this.redis.getBuffer(keys.jobDone(id))
+    const bitmap = await this.redis.getBuffer(this.keys.jobDone(id))
     return bitmap === null ? new Uint8Array(0) : new Uint8Array(bitmap)
   }
 
@@ -149,7 +155,7 @@ export class RedisJobStore implements JobStore {
   ): Promise<ProgressVerdict> {
     const args: Array<string | number> = [id, owner, leaseMs, throughput ? Math.round(throughput.bps) : '', throughput ? throughput.at : '']
     for (const r of results) args.push(r.index, r.ok ? 1 : 0, r.bytes)
-    const ok = await this.progressScript(keys.job(id), keys.jobDone(id), keys.jobQueue, ...args)
+    const ok = await this.progressScript(this.keys.job(id), this.keys.jobDone(id), this.keys.jobQueue, ...args)
     return ok === 1 ? 'ok' : 'lost'
   }
 
@@ -158,11 +164,11 @@ export class RedisJobStore implements JobStore {
   }
 
   async release(id: string, owner: string): Promise<void> {
-    await this.releaseScript(keys.job(id), keys.jobQueue, id, owner)
+    await this.releaseScript(this.keys.job(id), this.keys.jobQueue, id, owner)
   }
 
   async queued(): Promise<number> {
-    return this.redis.zcard(keys.jobQueue)
+    return this.redis.zcard(this.keys.jobQueue)
   }
 
   /**
@@ -170,20 +176,20 @@ export class RedisJobStore implements JobStore {
    * (each job creation), walking the whole index over time.
    */
   private async sweep(): Promise<void> {
-    const ids = await this.redis.zrange(keys.jobs, String(this.sweepFrom), String(this.sweepFrom + SWEEP_BATCH - 1))
+    const ids = await this.redis.zrange(this.keys.jobs, String(this.sweepFrom), String(this.sweepFrom + SWEEP_BATCH - 1))
     if (ids.length === 0) {
       this.sweepFrom = 0
       return
     }
     const pipeline = this.redis.pipeline()
-    for (const id of ids) pipeline.exists(keys.job(id))
+    for (const id of ids) pipeline.exists(this.keys.job(id))
     const exists = (await pipeline.exec()) ?? []
     const gone = ids.filter((_, i) => exists[i]?.[1] === 0)
-    if (gone.length > 0) await this.redis.zrem(keys.jobs, ...gone)
+    if (gone.length > 0) await this.redis.zrem(this.keys.jobs, ...gone)
     this.sweepFrom = ids.length < SWEEP_BATCH ? 0 : this.sweepFrom + ids.length - gone.length
   }
 
   private end(id: string, status: JobStatus, error: string, retentionMs: number, owner: string): Promise<string | null> {
-    return this.endScript(keys.job(id), keys.jobFiles(id), keys.jobDone(id), keys.jobQueue, id, status, error, retentionMs, owner)
+    return this.endScript(this.keys.job(id), this.keys.jobFiles(id), this.keys.jobDone(id), this.keys.jobQueue, id, status, error, retentionMs, owner)
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { keys } from '../engine/keys.js'
+import type { RedisKeys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
 import { TAKE_TOKEN_LUA } from './lua.js'
 import type { RateRule } from './token-bucket.js'
@@ -9,12 +9,15 @@ import type { RateLimitStore, Verdict } from './store.js'
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly takeToken
 
-  constructor(redis: Redis) {
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
     this.takeToken = defineScript<[number, number, number]>(redis, 'rgTakeToken', TAKE_TOKEN_LUA, 1)
   }
 
   async take(limiter: string, id: string, rule: RateRule): Promise<Verdict> {
-    const [allowed, remaining, retryAfterMs] = await this.takeToken(keys.rateLimit(limiter, id), rule.rps, rule.burst, 1)
+    const [allowed, remaining, retryAfterMs] = await this.takeToken(this.keys.rateLimit(limiter, id), rule.rps, rule.burst, 1)
     return { allowed: allowed === 1, remaining, retryAfterMs }
   }
 }

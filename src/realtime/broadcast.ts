@@ -26,7 +26,7 @@ import { RoomgateError } from '../errors.js'
 import type { Engine } from '../engine/types.js'
 import type { Logger } from '../log.js'
 import type { HistorySettings, StreamPosition, StreamRead } from './history/types.js'
-import { parseBusMessage, streamFrame } from './history/types.js'
+import { parseBusMessage, streamFrame, type StreamEntry } from './history/types.js'
 import type { Hub } from './hub.js'
 import { eventFrame } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
@@ -50,9 +50,12 @@ export interface BroadcastResult {
 }
 
 interface Pending {
-  /** Instances that received the broadcast (Infinity until the publish answers). */
+  /** Messages received by instances (Infinity until the publish answers); on a cluster, one per group of streams. */
   expected: number
   answered: number
+  /** The instances that answered (an instance answers once per message it got). */
+  by: Set<string>
+  unnamed: number
   delivered: number
   done: (r: BroadcastResult) => void
   timer: NodeJS.Timeout | undefined
@@ -75,6 +78,7 @@ interface Queued {
 export class Broadcaster {
   private readonly pending = new Map<string, Pending>()
   private readonly ackChannel: string
+  private readonly legacy: boolean
   /** Streams being repaired after a gap: their events that came meanwhile, in order. */
   private readonly repairing = new Map<string, Queued[]>()
 
@@ -87,20 +91,22 @@ export class Broadcaster {
     private readonly log: Logger,
   ) {
     this.ackChannel = channels.broadcastAck(engine.instanceId)
+    // Earlier versions published on one channel; a deployment on a Redis Cluster never had them.
+    this.legacy = engine.streams.channels.includes(channels.broadcast)
   }
 
   async start(): Promise<void> {
     this.engine.bus.onResubscribed(() => void this.catchUp())
-    await this.engine.bus.subscribe(channels.broadcast, this.onBroadcast)
-    await this.engine.bus.subscribe(channels.legacyBroadcast, this.onLegacyBroadcast)
+    await Promise.all(this.engine.streams.channels.map((c) => this.engine.bus.subscribe(c, this.onBroadcast)))
+    if (this.legacy) await this.engine.bus.subscribe(channels.legacyBroadcast, this.onLegacyBroadcast)
     await this.engine.bus.subscribe(this.ackChannel, this.onAck)
   }
 
   async close(): Promise<void> {
     for (const id of [...this.pending.keys()]) this.settle(id)
     await Promise.all([
-      this.engine.bus.unsubscribe(channels.broadcast, this.onBroadcast),
-      this.engine.bus.unsubscribe(channels.legacyBroadcast, this.onLegacyBroadcast),
+      ...this.engine.streams.channels.map((c) => this.engine.bus.unsubscribe(c, this.onBroadcast)),
+      this.legacy && this.engine.bus.unsubscribe(channels.legacyBroadcast, this.onLegacyBroadcast),
       this.engine.bus.unsubscribe(this.ackChannel, this.onAck),
     ])
   }
@@ -124,15 +130,14 @@ export class Broadcaster {
     // wait for stragglers starts once we know how many instances to expect.
     let done!: (r: BroadcastResult) => void
     const result = new Promise<BroadcastResult>((resolve) => (done = resolve))
-    const pending: Pending = { expected: Infinity, answered: 0, delivered: 0, done, timer: undefined }
+    const pending: Pending = { expected: Infinity, answered: 0, by: new Set(), unnamed: 0, delivered: 0, done, timer: undefined }
     this.pending.set(header.id, pending)
     let receivers: number | undefined
     try {
       receivers = await this.engine.streams.publish({
-        channel: channels.broadcast,
         header: JSON.stringify(header),
         body,
-        streams: this.history.size > 0 ? streamsOf(req.targets) : [],
+        streams: streamsOf(req.targets),
         idempotencyKey: req.idempotencyKey,
         history: this.history,
       })
@@ -181,28 +186,30 @@ export class Broadcaster {
   /** Counts a delivery and reports it to the instance that asked. */
   private delivered(header: Header, count: number): void {
     this.metrics.deliveries.inc(count)
-    if (header.from === this.engine.instanceId) {
-      this.record(header.id, count)
+    const by = this.engine.instanceId
+    if (header.from === by) {
+      this.record(header.id, count, by)
       return
     }
-    const ack = JSON.stringify({ id: header.id, count })
+    const ack = JSON.stringify({ id: header.id, count, by })
     this.engine.bus.publish(channels.broadcastAck(header.from), ack).catch(() => {
       // The sender will answer with the counts it has when its timeout fires.
     })
   }
 
-  private deliver(targets: Targets, positions: ReturnType<typeof parseBusMessage>['positions'], body: string): number {
-    const streams = streamsOf(targets)
+  private deliver(targets: Targets, positions: readonly StreamEntry[], body: string): number {
     if (positions.length === 0) {
       // History off: once per connection; `all` reaches every identified one anyway.
-      return this.hub.deliverOnce(targets.all ? [topics.all] : streams, body)
+      return this.hub.deliverOnce(targets.all ? [topics.all] : streamsOf(targets), body)
     }
+    // The first version's positions name no stream: they follow the header's streams.
+    const streams = positions[0]!.stream === undefined ? streamsOf(targets) : undefined
     let count = 0
-    for (let i = 0; i < streams.length; i++) {
-      const name = streams[i]!
-      const position = positions[i]
-      const topic = this.hub.topic(name)
-      if (!position || !topic) continue
+    for (let i = 0; i < positions.length; i++) {
+      const position = positions[i]!
+      const name = position.stream ?? streams?.[i]
+      const topic = name === undefined ? undefined : this.hub.topic(name)
+      if (name === undefined || !topic) continue
       const frame = streamFrame(body, name, position.offset)
       const queued = this.repairing.get(name)
       if (queued) {
@@ -270,17 +277,20 @@ export class Broadcaster {
 
   private readonly onAck = (message: string): void => {
     try {
-      const { id, count } = JSON.parse(message) as { id: string; count: number }
-      this.record(id, count)
+      const { id, count, by } = JSON.parse(message) as { id: string; count: number; by?: string }
+      this.record(id, count, by)
     } catch {
       this.log.warn('ignoring a malformed broadcast ack on the bus')
     }
   }
 
-  private record(id: string, count: number): void {
+  /** `by` is absent from the answers of earlier versions (one answer per instance). */
+  private record(id: string, count: number, by: string | undefined): void {
     const p = this.pending.get(id)
     if (!p) return
     p.answered++
+    if (by === undefined) p.unnamed++
+    else p.by.add(by)
     p.delivered += count
     if (p.answered >= p.expected) this.settle(id)
   }
@@ -291,6 +301,6 @@ export class Broadcaster {
     clearTimeout(p.timer)
     this.pending.delete(id)
     const expected = Number.isFinite(p.expected) ? p.expected : p.answered
-    p.done({ delivered: p.delivered, instances: p.answered, unconfirmed: Math.max(0, expected - p.answered) })
+    p.done({ delivered: p.delivered, instances: p.by.size + p.unnamed, unconfirmed: Math.max(0, expected - p.answered) })
   }
 }

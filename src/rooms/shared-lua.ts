@@ -111,6 +111,7 @@ return 1
 `
 
 /**
+ * KEYS[1] the pool's assignments key (routes the call to the pool's slot)
  * ARGV[1] ttl ms (integer), then per entry (6 each): assignments key, due key,
  *   room, presence key, member, node users prefix
  * Renews (or recreates) each entry to expire ttl from now. Returns the

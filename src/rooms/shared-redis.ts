@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
-import { keys } from '../engine/keys.js'
+import type { RedisKeys } from '../engine/keys.js'
+import type { ConfirmWrite } from '../engine/replicas.js'
 import { defineScript } from '../engine/scripts.js'
 import { presenceMember } from './choose.js'
 import { newPresenceKey } from './leave-tokens.js'
@@ -18,10 +19,15 @@ export class RedisSharedStore implements SharedStore {
   private readonly listScript
   private readonly recountScript
 
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Waits for replicas (redis.waitReplicas) before a new placement is acknowledged. */
+    private readonly confirm: ConfirmWrite,
+  ) {
     this.placeScript = defineScript<[string, number]>(redis, 'rgPlace', PLACE_LUA, 4)
     this.releaseScript = defineScript<number>(redis, 'rgRelease', RELEASE_LUA, 3)
-    this.touchScript = defineScript<number[]>(redis, 'rgTouch', TOUCH_LUA, 0)
+    this.touchScript = defineScript<number[]>(redis, 'rgTouch', TOUCH_LUA, 1)
     this.cleanScript = defineScript<string[]>(redis, 'rgClean', CLEAN_LUA, 4)
     this.listScript = defineScript<Array<string | number>>(redis, 'rgList', LIST_LUA, 2)
     this.recountScript = defineScript<number>(redis, 'rgRecount', RECOUNT_LUA, 3)
@@ -34,13 +40,13 @@ export class RedisSharedStore implements SharedStore {
     prefer?: string,
   ): Promise<PlaceResult> {
     const [node, created] = await this.placeScript(
-      keys.assignments(pool.name),
-      keys.lastUsed(pool.name),
-      keys.nodeRooms(pool.name),
-      keys.due(pool.name),
+      this.keys.assignments(pool.name),
+      this.keys.lastUsed(pool.name),
+      this.keys.nodeRooms(pool.name),
+      this.keys.due(pool.name),
       room,
-      keys.presencePrefix(pool.name),
-      keys.nodeUsersPrefix(pool.name),
+      this.keys.presencePrefix(pool.name),
+      this.keys.nodeUsersPrefix(pool.name),
       pool.strategy,
       pool.capacity,
       presence ? presenceMember(presence.user, presence.holder) : '',
@@ -48,42 +54,54 @@ export class RedisSharedStore implements SharedStore {
       prefer ?? '',
       ...pool.nodes,
     )
+    if (created === 1) await this.confirm(this.keys.assignments(pool.name))
     return { node, created: created === 1 }
   }
 
   async release(e: PresenceEntry): Promise<void> {
     await this.releaseScript(
-      keys.assignments(e.pool),
-      keys.lastUsed(e.pool),
-      keys.due(e.pool),
+      this.keys.assignments(e.pool),
+      this.keys.lastUsed(e.pool),
+      this.keys.due(e.pool),
       e.room,
-      keys.presence(e.pool, e.room),
+      this.keys.presence(e.pool, e.room),
       presenceMember(e.user, e.holder),
-      keys.nodeUsersPrefix(e.pool),
+      this.keys.nodeUsersPrefix(e.pool),
     )
   }
 
   /** SET NX GET: the first instance's key wins, atomically, and every instance reads it in one call. */
   async presenceKey(): Promise<string> {
     const fresh = newPresenceKey()
-    return (await this.redis.set(keys.presenceKey, fresh, 'NX', 'GET')) ?? fresh
+    return (await this.redis.set(this.keys.presenceKey, fresh, 'NX', 'GET')) ?? fresh
   }
 
   async touch(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
-    if (entries.length === 0) return []
-    const args: string[] = []
+    // One call per pool: a pool's keys share a slot on a Redis Cluster; its assignments key routes the call.
+    const byPool = new Map<string, PresenceEntry[]>()
     for (const e of entries) {
-      args.push(
-        keys.assignments(e.pool),
-        keys.due(e.pool),
-        e.room,
-        keys.presence(e.pool, e.room),
-        presenceMember(e.user, e.holder),
-        keys.nodeUsersPrefix(e.pool),
-      )
+      const list = byPool.get(e.pool)
+      if (list) list.push(e)
+      else byPool.set(e.pool, [e])
     }
-    const orphans = await this.touchScript(Math.round(ttlMs), ...args)
-    return orphans.map((i) => entries[i - 1]!)
+    const orphans = await Promise.all(
+      [...byPool].map(async ([pool, list]) => {
+        const args: string[] = []
+        for (const e of list) {
+          args.push(
+            this.keys.assignments(e.pool),
+            this.keys.due(e.pool),
+            e.room,
+            this.keys.presence(e.pool, e.room),
+            presenceMember(e.user, e.holder),
+            this.keys.nodeUsersPrefix(e.pool),
+          )
+        }
+        const positions = await this.touchScript(this.keys.assignments(pool), Math.round(ttlMs), ...args)
+        return positions.map((i) => list[i - 1]!)
+      }),
+    )
+    return orphans.flat()
   }
 
   async list(pool: string): Promise<Assignment[]> {
@@ -96,12 +114,12 @@ export class RedisSharedStore implements SharedStore {
 
   async clean(pool: string, idleMs: number): Promise<string[]> {
     return this.cleanScript(
-      keys.assignments(pool),
-      keys.lastUsed(pool),
-      keys.nodeRooms(pool),
-      keys.due(pool),
-      keys.presencePrefix(pool),
-      keys.nodeUsersPrefix(pool),
+      this.keys.assignments(pool),
+      this.keys.lastUsed(pool),
+      this.keys.nodeRooms(pool),
+      this.keys.due(pool),
+      this.keys.presencePrefix(pool),
+      this.keys.nodeUsersPrefix(pool),
       Math.round(idleMs),
       CLEAN_BATCH,
     )
@@ -109,17 +127,17 @@ export class RedisSharedStore implements SharedStore {
 
   async recount(pool: SharedPoolSpec): Promise<void> {
     await this.recountScript(
-      keys.assignments(pool.name),
-      keys.nodeRooms(pool.name),
-      keys.due(pool.name),
-      keys.presencePrefix(pool.name),
-      keys.nodeUsersPrefix(pool.name),
+      this.keys.assignments(pool.name),
+      this.keys.nodeRooms(pool.name),
+      this.keys.due(pool.name),
+      this.keys.presencePrefix(pool.name),
+      this.keys.nodeUsersPrefix(pool.name),
       ...pool.nodes,
     )
   }
 
   private async read(pool: string, room: string): Promise<Assignment[]> {
-    const flat = await this.listScript(keys.assignments(pool), keys.lastUsed(pool), keys.presencePrefix(pool), room)
+    const flat = await this.listScript(this.keys.assignments(pool), this.keys.lastUsed(pool), this.keys.presencePrefix(pool), room)
     const out: Assignment[] = []
     for (let i = 0; i < flat.length; i += 4) {
       out.push({

@@ -7,7 +7,7 @@
  * further behind than the log reaches, or a change was too big to log.
  */
 import type { Redis } from 'ioredis'
-import { keys } from '../engine/keys.js'
+import type { RedisKeys } from '../engine/keys.js'
 import { defineScript } from '../engine/scripts.js'
 import { PUT_LUA, READ_LUA } from './cache-lua.js'
 import { SNAPSHOT_TTL_MS, type PutResult, type StatusCacheStore, type StatusSnapshot } from './types.js'
@@ -32,14 +32,17 @@ export class RedisStatusCache implements StatusCacheStore {
   /** The last snapshot parsed per slug (one entry per configured source). */
   private readonly parsed = new Map<string, StatusSnapshot>()
 
-  constructor(redis: Redis) {
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
     this.putScript = defineScript<number>(redis, 'rgStatusPut', PUT_LUA, 3)
     this.readScript = defineScript<ReadReply>(redis, 'rgStatusRead', READ_LUA, 3)
   }
 
   async get(slug: string): Promise<StatusSnapshot | undefined> {
     const known = this.parsed.get(slug)
-    const reply = await this.readScript(...statusKeys(slug), known?.version ?? 0, LOG_VERSIONS)
+    const reply = await this.readScript(...statusKeys(this.keys, slug), known?.version ?? 0, LOG_VERSIONS)
     if (reply.length === 0) return undefined
     const [version, fetchedAt, kind] = reply
     let statuses: Statuses
@@ -56,7 +59,7 @@ export class RedisStatusCache implements StatusCacheStore {
     const logged = previous !== undefined && changeCount(changes) <= LOG_MAX_UNITS
     const set = Object.entries(changes.set)
     const version = await this.putScript(
-      ...statusKeys(slug),
+      ...statusKeys(this.keys, slug),
       previous?.version ?? 0,
       fetchedAt,
       bump ? 1 : 0,
@@ -75,7 +78,7 @@ export class RedisStatusCache implements StatusCacheStore {
   }
 }
 
-function statusKeys(slug: string): [string, string, string] {
+function statusKeys(keys: RedisKeys, slug: string): [string, string, string] {
   return [keys.status(slug), keys.statusUnits(slug), keys.statusLog(slug)]
 }
 

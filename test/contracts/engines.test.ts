@@ -1,9 +1,14 @@
-/** Runs each contract suite against the memory engine and the Redis engine (real redis-server). */
+/**
+ * Runs each contract suite against the memory engine and the Redis engine, on
+ * one real redis-server and on a real Redis Cluster (three masters with a
+ * replica each).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryEngine } from '../../src/engine/memory.js'
 import { createRedisEngine } from '../../src/engine/redis.js'
 import type { Engine } from '../../src/engine/types.js'
 import { RedisServer } from '../helpers/redis-server.js'
+import { RedisCluster } from '../helpers/redis-cluster.js'
 import { silentLog } from '../helpers/log.js'
 import { waitFor } from '../helpers/ports.js'
 import { busContract } from './bus.contract.js'
@@ -16,15 +21,26 @@ import { statusCacheContract } from './status-cache.contract.js'
 import { streamsContract } from './streams.contract.js'
 
 const redis = new RedisServer()
+const cluster = new RedisCluster()
 beforeAll(async () => {
-  await redis.start()
-})
+  await Promise.all([redis.start(), cluster.start()])
+}, 60_000)
 afterAll(async () => {
-  await redis.stop()
+  await Promise.all([redis.stop(), cluster.stop()])
 })
 
 const redisEngine = () =>
   createRedisEngine({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, silentLog)
+const clusterEngine = () =>
+  createRedisEngine(
+    {
+      url: '',
+      cluster: { nodes: cluster.seeds.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })) },
+      commandTimeoutMs: 1_000,
+      connectTimeoutMs: 5_000,
+    },
+    silentLog,
+  )
 const fixture = (engine: Engine) => ({ bus: engine.bus, store: engine.rateLimits, close: () => engine.close() })
 const rooms = <K extends 'exclusive' | 'shared'>(engine: Engine, which: K) => ({
   store: engine.rooms[which],
@@ -33,12 +49,16 @@ const rooms = <K extends 'exclusive' | 'shared'>(engine: Engine, which: K) => ({
 
 busContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 busContract('redis', async () => fixture(await redisEngine()))
+busContract('cluster', async () => fixture(await clusterEngine()))
 rateLimitContract('memory', async () => fixture(createMemoryEngine(silentLog)))
 rateLimitContract('redis', async () => fixture(await redisEngine()))
+rateLimitContract('cluster', async () => fixture(await clusterEngine()))
 exclusiveRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog), 'exclusive'))
 exclusiveRoomsContract('redis', async () => rooms(await redisEngine(), 'exclusive'))
+exclusiveRoomsContract('cluster', async () => rooms(await clusterEngine(), 'exclusive'))
 sharedRoomsContract('memory', async () => rooms(createMemoryEngine(silentLog), 'shared'))
 sharedRoomsContract('redis', async () => rooms(await redisEngine(), 'shared'))
+sharedRoomsContract('cluster', async () => rooms(await clusterEngine(), 'shared'))
 jobsContract('memory', async () => ({ store: createMemoryEngine(silentLog).jobs, close: async () => {} }))
 jobsContract('redis', async () => {
   const engine = await redisEngine()
@@ -55,12 +75,24 @@ statusCacheContract('redis', async () => {
 })
 streamsContract('memory', async () => createMemoryEngine(silentLog))
 streamsContract('redis', redisEngine)
-describe('Redis leases', () => {
-  leasesContract(async () => {
-    const [a, b] = await Promise.all([redisEngine(), redisEngine()])
-    return { a: a.leases, b: b.leases, close: () => Promise.all([a.close(), b.close()]).then(() => undefined) }
-  })
+streamsContract('cluster', clusterEngine)
+jobsContract('cluster', async () => {
+  const engine = await clusterEngine()
+  await cluster.flushAll()
+  return { store: engine.jobs, close: () => engine.close() }
 })
+statusCacheContract('cluster', async () => {
+  const engine = await clusterEngine()
+  return { store: engine.statusCache, close: () => engine.close() }
+})
+for (const [name, create] of [['Redis', redisEngine], ['Redis Cluster', clusterEngine]] as const) {
+  describe(`${name} leases`, () => {
+    leasesContract(async () => {
+      const [a, b] = await Promise.all([create(), create()])
+      return { a: a.leases, b: b.leases, close: () => Promise.all([a.close(), b.close()]).then(() => undefined) }
+    })
+  })
+}
 
 describe('Redis engine across instances', () => {
   it('delivers a message published by one instance to the others, and counts them', async () => {

@@ -13,27 +13,33 @@ export function streamsContract(name: string, create: () => Promise<Engine>): vo
     const got: string[] = []
     const onMessage = (m: string) => got.push(m)
     const publish = (n: number, streams: string[], key?: string) =>
-      engine.streams.publish({ channel: 'hist-test', header: `{"n":${n}}`, body: body(n), streams, idempotencyKey: key, history })
+      engine.streams.publish({ header: `{"n":${n}}`, body: body(n), streams, idempotencyKey: key, history })
 
     beforeEach(async () => {
       engine = await create()
       got.length = 0
-      await engine.bus.subscribe('hist-test', onMessage)
+      await Promise.all(engine.streams.channels.map((c) => engine.bus.subscribe(c, onMessage)))
     })
+    /** Every position the messages so far carried, by stream (one message, or one per group of streams on a cluster). */
+    const positions = () => new Map(got.flatMap((m) => parseBusMessage(m).positions.map((p) => [p.stream!, p] as const)))
     afterEach(async () => {
       await engine.close()
     })
 
     it('gives each stream its next offset and publishes the positions with the event', async () => {
       const s = `device:${Math.random()}`
-      expect(await publish(1, [s, 'room:"quoted"'])).toBe(1)
+      const quoted = `room:"quoted"${Math.random()}`
+      const receivers = await publish(1, [s, quoted])
+      await waitFor(() => got.length === receivers)
+      const m1 = parseBusMessage(got[0]!)
+      expect(m1.header).toBe('{"n":1}')
+      expect(m1.body).toBe(body(1))
+      const first = positions()
+      expect([first.get(s)?.offset, first.get(quoted)?.offset]).toEqual([1, 1])
+      got.length = 0
       expect(await publish(2, [s])).toBe(1)
-      await waitFor(() => got.length === 2)
-      const [m1, m2] = got.map(parseBusMessage)
-      expect(m1!.header).toBe('{"n":1}')
-      expect(m1!.body).toBe(body(1))
-      expect(m1!.positions.map((p) => p.offset)).toEqual([1, 1])
-      expect(m2!.positions).toEqual([{ epoch: m1!.positions[0]!.epoch, offset: 2 }])
+      await waitFor(() => got.length === 1)
+      expect(parseBusMessage(got[0]!).positions).toEqual([{ epoch: first.get(s)!.epoch, offset: 2, stream: s }])
     })
 
     it('reads the events after a position, oldest first, exactly as a receiver frames them', async () => {
@@ -62,12 +68,12 @@ export function streamsContract(name: string, create: () => Promise<Engine>): vo
     it('takes a publication to 10,000 streams in one step', async () => {
       const run = Math.random()
       const streams = Array.from({ length: 10_000 }, (_, i) => `device:${run}-${i}`)
-      expect(await publish(1, streams)).toBe(1)
-      await waitFor(() => got.length === 1)
-      const m = parseBusMessage(got[0]!)
-      expect(m.positions).toHaveLength(10_000)
-      expect(m.positions.every((p) => p.offset === 1)).toBe(true)
-      expect((await engine.streams.read(streams[9_999]!, { epoch: m.positions[9_999]!.epoch, offset: 0 }, history)).frames).toEqual([
+      const receivers = (await publish(1, streams))!
+      await waitFor(() => got.length === receivers)
+      const all = positions()
+      expect(all.size).toBe(10_000)
+      expect([...all.values()].every((p) => p.offset === 1)).toBe(true)
+      expect((await engine.streams.read(streams[9_999]!, { epoch: all.get(streams[9_999]!)!.epoch, offset: 0 }, history)).frames).toEqual([
         streamFrame(body(1), streams[9_999]!, 1),
       ])
     })

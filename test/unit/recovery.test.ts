@@ -50,7 +50,7 @@ function setup() {
   let epoch = ''
   /** Stores event n and returns its position, as a publish would (delivery is the test's to make). */
   const publish = async (n: number): Promise<StreamPosition> => {
-    await store.publish({ channel: 'x', header: '{}', body: body(n), streams: [STREAM], history })
+    await store.publish({ header: '{}', body: body(n), streams: [STREAM], history })
     const p = await store.peek(STREAM)
     epoch = p.epoch
     return { epoch: p.epoch, offset: p.offset }

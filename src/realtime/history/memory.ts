@@ -4,6 +4,7 @@
  * meta TTL are swept out on the way (no timer), so memory follows the streams
  * in use, not every device ever seen.
  */
+import { channels } from '../../engine/keys.js'
 import type { Bus } from '../../engine/types.js'
 import { RecentKeys } from '../recent-keys.js'
 import {
@@ -13,6 +14,7 @@ import {
   streamFrame,
   type HistorySettings,
   type Publication,
+  type StreamEntry,
   type StreamPosition,
   type StreamRead,
   type StreamStore,
@@ -35,6 +37,7 @@ export class MemoryStreams implements StreamStore {
   private readonly streams = new Map<string, Stream>()
   private readonly keys = new RecentKeys(100_000, IDEMPOTENCY_TTL_MS)
   private nextSweep = 0
+  readonly channels = [channels.broadcast]
 
   constructor(
     private readonly bus: Bus,
@@ -45,10 +48,10 @@ export class MemoryStreams implements StreamStore {
     if (p.idempotencyKey !== undefined && !this.keys.add(p.idempotencyKey)) return Promise.resolve(undefined)
     const now = this.now()
     this.sweep(now)
-    const positions: StreamPosition[] = []
-    for (const name of p.streams) positions.push(this.append(name, p.body, p.history, now))
+    const positions: Array<Required<StreamEntry>> = []
+    if (p.history.size > 0) for (const name of p.streams) positions.push({ ...this.append(name, p.body, p.history, now), stream: name })
     // Synchronous up to here: the bus delivers in publish order, so in offset order.
-    return this.bus.publish(p.channel, busMessage(p.header, positions, p.body))
+    return this.bus.publish(channels.broadcast, busMessage(p.header, positions, p.body))
   }
 
   read(name: string, since: StreamPosition | undefined, history: HistorySettings): Promise<StreamRead> {

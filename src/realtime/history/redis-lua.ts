@@ -6,10 +6,12 @@
  */
 
 /**
- * PUBLISH. Appends one event to each stream, then publishes the bus message.
+ * PUBLISH. Appends one event to each stream, then publishes the bus message
+ * (with PUBLISH, or SPUBLISH on a Redis Cluster: the channel is then in the
+ * streams' slot). Each position names its stream: `[epoch, offset, stream]`.
  * KEYS: [idempotency key when ARGV[1] = 1], then list, meta per stream
- * ARGV: hasKey, channel, header, body, size, ttlMs, metaTtlMs, newEpoch, keyTtlMs, then each stream's name as JSON
- * Returns: the PUBLISH count, or false for a duplicate key.
+ * ARGV: hasKey, channel, header, body, size, ttlMs, metaTtlMs, newEpoch, keyTtlMs, publish command, then each stream's name as JSON
+ * Returns: the publish count, or false for a duplicate key.
  */
 export const PUBLISH = `
 local k = 1
@@ -20,7 +22,7 @@ end
 local body, size, ttl, metaTtl = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local head = string.sub(body, 1, -2) .. ',"stream":'
 local positions = {}
-for i = 10, #ARGV do
+for i = 11, #ARGV do
   local list, meta = KEYS[k], KEYS[k + 1]
   k = k + 2
   local epoch = redis.call('HGET', meta, 'epoch')
@@ -33,9 +35,9 @@ for i = 10, #ARGV do
   redis.call('LTRIM', list, 0, size - 1)
   redis.call('PEXPIRE', list, ttl)
   redis.call('PEXPIRE', meta, metaTtl)
-  positions[#positions + 1] = '["' .. epoch .. '",' .. string.format('%d', offset) .. ']'
+  positions[#positions + 1] = '["' .. epoch .. '",' .. string.format('%d', offset) .. ',' .. ARGV[i] .. ']'
 end
-return redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\n[' .. table.concat(positions, ',') .. ']\\n' .. body)
+return redis.call(ARGV[10], ARGV[2], ARGV[3] .. '\\n[' .. table.concat(positions, ',') .. ']\\n' .. body)
 `
 
 /**

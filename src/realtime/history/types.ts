@@ -8,9 +8,12 @@
  * engine), so every instance receives a stream's events in offset order.
  *
  * The bus message is three lines: the publisher's header (JSON), the positions
- * given to its streams (a JSON array of `[epoch, offset]`, in the order of the
- * streams; `[]` when history is off), and the event frame without stream
- * fields. A stream's frame is that frame with `"stream"` and `"offset"`
+ * given to its streams (a JSON array of `[epoch, offset, stream]`; `[]` when
+ * history is off), and the event frame without stream fields. (Instances of
+ * the first version with history wrote `[epoch, offset]`, in the order of the
+ * header's streams; they are still understood.) On a Redis Cluster a
+ * broadcast is one message per group of streams (see engine/keys.ts), each
+ * on its group's sharded channel. A stream's frame is that frame with `"stream"` and `"offset"`
  * appended, built the same way by the store and by every receiver.
  */
 import { randomBytes } from 'node:crypto'
@@ -30,12 +33,11 @@ export interface HistorySettings {
 }
 
 export interface Publication {
-  channel: string
   /** The first line of the bus message: what receivers need to route it. */
   header: string
   /** `{"type":"event","event":…,"data":…}`, exactly as clients get it without history. */
   body: string
-  /** Streams to append to (distinct). Empty when history is off. */
+  /** The streams it is for (distinct; see topics.ts `streamsOf`): appended to unless history is off. */
   streams: readonly string[]
   /** A retried publication with the same key within IDEMPOTENCY_TTL_MS is dropped. */
   idempotencyKey?: string
@@ -49,10 +51,18 @@ export interface StreamRead extends StreamPosition {
   frames: string[]
 }
 
+/** A position given to a stream by a publication. */
+export interface StreamEntry extends StreamPosition {
+  /** Absent in messages of the first version: then the header's streams, in order. */
+  stream?: string
+}
+
 export interface StreamStore {
+  /** The channels its publications go out on: every instance subscribes to all of them. */
+  readonly channels: readonly string[]
   /**
-   * Appends the event to each stream and publishes it on `channel`, in one
-   * step. Resolves with how many instances received it, or `undefined` for a
+   * Appends the event to each stream and publishes it, in one step (on a
+   * Redis Cluster, one step per group of streams). Resolves with how many instances received it, or `undefined` for a
    * duplicate idempotency key (nothing stored, nothing published).
    */
   publish(p: Publication): Promise<number | undefined>
@@ -72,13 +82,13 @@ export function streamFrame(body: string, stream: string, offset: number): strin
   return `${body.slice(0, -1)},"stream":${JSON.stringify(stream)},"offset":${offset}}`
 }
 
-export function busMessage(header: string, positions: readonly StreamPosition[], body: string): string {
-  return `${header}\n${JSON.stringify(positions.map((p) => [p.epoch, p.offset]))}\n${body}`
+export function busMessage(header: string, positions: readonly Required<StreamEntry>[], body: string): string {
+  return `${header}\n${JSON.stringify(positions.map((p) => [p.epoch, p.offset, p.stream]))}\n${body}`
 }
 
 export interface BusMessage {
   header: string
-  positions: StreamPosition[]
+  positions: StreamEntry[]
   body: string
 }
 
@@ -87,10 +97,10 @@ export function parseBusMessage(message: string): BusMessage {
   const a = message.indexOf('\n')
   const b = message.indexOf('\n', a + 1)
   if (a < 0 || b < 0) throw new Error('malformed bus message')
-  const raw = JSON.parse(message.slice(a + 1, b)) as Array<[string, number]>
+  const raw = JSON.parse(message.slice(a + 1, b)) as Array<[string, number, string?]>
   return {
     header: message.slice(0, a),
-    positions: raw.map(([epoch, offset]) => ({ epoch, offset })),
+    positions: raw.map(([epoch, offset, stream]) => (stream === undefined ? { epoch, offset } : { epoch, offset, stream })),
     body: message.slice(b + 1),
   }
 }

@@ -1,0 +1,181 @@
+/**
+ * A private Redis Cluster for a test file: three masters with one replica
+ * each (`redis-server --cluster-enabled yes` on free ports, joined by
+ * `redis-cli --cluster create`), in a temporary directory. A test can kill a
+ * master and wait for its replica to take over.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Cluster, Redis } from 'ioredis'
+import { freePort, sleep, waitFor } from './ports.js'
+
+const NODES = 6
+const TIMEOUT_MS = 30_000
+
+interface Node {
+  port: number
+  proc: ChildProcess | undefined
+}
+
+export class RedisCluster {
+  private readonly nodes: Node[] = []
+  private dir = ''
+
+  /** `host:port` of every node, as REDIS_CLUSTER_NODES takes them. */
+  get seeds(): string[] {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`)
+  }
+
+  /** The environment a roomgate process needs to use this cluster. */
+  get env(): Record<string, string> {
+    return { REDIS_CLUSTER_NODES: this.seeds.join(',') }
+  }
+
+  async start(): Promise<this> {
+    this.dir = mkdtempSync(join(tmpdir(), 'roomgate-cluster-'))
+    for (let i = 0; i < NODES; i++) this.nodes.push({ port: await freePort(), proc: undefined })
+    for (const n of this.nodes) this.spawn(n)
+    for (const n of this.nodes) await waitFor(() => this.ping(n.port), TIMEOUT_MS, `cluster node ${n.port}`)
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...this.seeds, '--cluster-replicas', '1', '--cluster-yes'], {
+      encoding: 'utf8',
+      timeout: TIMEOUT_MS,
+    })
+    if (create.error) throw new Error(`redis-cli failed to run: ${create.error.message}`)
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`)
+    await waitFor(() => this.healthy(), TIMEOUT_MS, 'the cluster to be ok with a replica per master')
+    return this
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.killNode(n)))
+    if (this.dir && !process.env.KEEP) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  /** A cluster client for assertions; the caller quits it. */
+  client(): Cluster {
+    return new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } })
+  }
+
+  /** Empties every master (FLUSHALL reaches one node only). */
+  async flushAll(): Promise<void> {
+    for (const port of await this.masters()) await this.on(port, (c) => c.flushall())
+  }
+
+  /** The master serving `key`'s slot. */
+  async masterOf(key: string): Promise<number> {
+    const slot = await this.any((c) => c.call('CLUSTER', 'KEYSLOT', key)) as number
+    const slots = (await this.any((c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>
+    const range = slots.find(([from, to]) => slot >= from && slot <= to)
+    if (!range) throw new Error(`no master serves slot ${slot}`)
+    return range[2][1]
+  }
+
+  /**
+   * SIGKILLs the master on `port` and waits until its replica has taken its
+   * slots over and the cluster is ok again.
+   */
+  async killMaster(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port)
+    if (!node) throw new Error(`no node on ${port}`)
+    await this.killNode(node)
+    await waitFor(async () => !(await this.masters()).includes(port) && (await this.state()) === 'ok', TIMEOUT_MS, `failover of ${port}`)
+  }
+
+  /** Ports of the masters that serve slots, as a live node sees them. */
+  async masters(): Promise<number[]> {
+    const slots = (await this.any((c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>
+    return [...new Set(slots.map((s) => s[2][1]))]
+  }
+
+  private spawn(n: Node): void {
+    n.proc = spawn(
+      'redis-server',
+      [
+        '--port', String(n.port),
+        '--bind', '127.0.0.1',
+        '--protected-mode', 'no',
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${n.port}.conf`,
+        // Small, so a killed master is replaced within a couple of seconds.
+        '--cluster-node-timeout', '1000',
+        // A replica whose master is gone takes over however long it was cut off.
+        '--cluster-replica-validity-factor', '0',
+        '--repl-diskless-sync-delay', '0',
+        '--save', '',
+        '--appendonly', 'no',
+        '--dir', this.dir,
+        '--logfile', `node-${n.port}.log`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    n.proc.once('error', (err) => {
+      throw new Error(`redis-server failed to start (is it installed?): ${err.message}`)
+    })
+  }
+
+  private async killNode(n: Node): Promise<void> {
+    const proc = n.proc
+    n.proc = undefined
+    if (!proc || proc.exitCode !== null) return
+    const exited = new Promise((r) => proc.once('exit', r))
+    proc.kill('SIGKILL')
+    await exited
+  }
+
+  private async healthy(): Promise<boolean> {
+    if ((await this.state()) !== 'ok') return false
+    const nodes = String(await this.any((c) => c.call('CLUSTER', 'NODES')))
+    const replicas = nodes
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('slave') && !l.includes('fail'))
+      .map((l) => Number(/:(\d+)@/.exec(l)?.[1]))
+    if (replicas.length !== 3) return false
+    // A replica takes over only with a copy of its master: each must have finished its first sync.
+    for (const port of replicas) {
+      const info = await this.on(port, (c) => c.info('replication')).catch(() => '')
+      if (!info.includes('master_link_status:up')) return false
+    }
+    return true
+  }
+
+  private async state(): Promise<string | undefined> {
+    const info = String(await this.any((c) => c.call('CLUSTER', 'INFO')))
+    return /cluster_state:(\w+)/.exec(info)?.[1]
+  }
+
+  /** Runs `fn` on the first live node that answers. */
+  private async any<T>(fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
+    for (const n of this.nodes) {
+      if (!n.proc) continue
+      try {
+        return await this.on(n.port, fn)
+      } catch {
+        // try the next one
+      }
+    }
+    return undefined
+  }
+
+  private async on<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
+    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    c.on('error', () => undefined)
+    try {
+      await c.connect()
+      return await fn(c)
+    } finally {
+      c.disconnect()
+    }
+  }
+
+  private async ping(port: number): Promise<boolean> {
+    try {
+      return (await this.on(port, (c) => c.ping())) === 'PONG'
+    } catch {
+      await sleep(20)
+      return false
+    }
+  }
+}
