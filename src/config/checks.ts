@@ -100,6 +100,11 @@ function checkRedis(config: Config): string[] {
     config.redis.cluster !== undefined && 'redis.cluster (REDIS_CLUSTER_NODES)',
   ].filter((w): w is string => w !== false)
   if (ways.length > 1) return [`set only one of ${ways.join(', ')}`]
-  if (ways.length === 0 && config.redis.waitReplicas) return ['redis.waitReplicas needs Redis (redisUrl, redis.sentinel or redis.cluster)']
+  const wait = config.redis.waitReplicas
+  if (!wait) return []
+  if (ways.length === 0) return ['redis.waitReplicas needs Redis (redisUrl, redis.sentinel or redis.cluster)']
+  if (wait.timeoutMs >= config.redis.commandTimeoutMs) {
+    return [`redis.waitReplicas.timeoutMs (${wait.timeoutMs}) must be less than redis.commandTimeoutMs (${config.redis.commandTimeoutMs}): WAIT is a command`]
+  }
   return []
 }

@@ -227,7 +227,7 @@ export const ConfigSchema = Type.Object(
           Type.Object(
             {
               replicas: Type.Integer({ minimum: 1, description: 'Replicas that must hold a write before it is acknowledged' }),
-              timeoutMs: Type.Integer({ minimum: 1, default: 1_000, description: 'How long to wait for them; past it the call answers 503' }),
+              timeoutMs: Type.Integer({ minimum: 1, default: 500, description: 'How long to wait for them (less than redis.commandTimeoutMs); past it the call answers 503' }),
             },
             {
               ...closed,

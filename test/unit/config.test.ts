@@ -40,6 +40,24 @@ describe('config defaults', () => {
     expect(() => buildConfig({ redis: { sentinel: { sentinels: ['no-port'], name: 'm' } } }, {})).toThrow(/redis\.sentinel\.sentinels\[0\]/)
   })
 
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES, and one way to Redis only', () => {
+    const c = buildConfig({}, { REDIS_CLUSTER_NODES: '10.0.0.7:7000,10.0.0.8:7000' })
+    expect(c.redis.cluster).toEqual({ nodes: ['10.0.0.7:7000', '10.0.0.8:7000'] })
+    expect(() => buildConfig({ redis: { cluster: { nodes: ['10.0.0.7'] } } }, {})).toThrow(/redis\.cluster\.nodes\[0\]/)
+    expect(() => buildConfig({}, { REDIS_CLUSTER_NODES: '10.0.0.7:7000', REDIS_URL: 'redis://x:6379' })).toThrow(
+      /set only one of redisUrl \(REDIS_URL\), redis\.cluster \(REDIS_CLUSTER_NODES\)/,
+    )
+  })
+
+  it('waits for replicas only with Redis, and within the command timeout', () => {
+    const nodes = { cluster: { nodes: ['10.0.0.7:7000'] } }
+    expect(buildConfig({ redis: { ...nodes, waitReplicas: { replicas: 1 } } }, {}).redis.waitReplicas).toEqual({ replicas: 1, timeoutMs: 500 })
+    expect(() => buildConfig({ redis: { waitReplicas: { replicas: 1 } } }, {})).toThrow(/redis\.waitReplicas needs Redis/)
+    expect(() => buildConfig({ redis: { ...nodes, waitReplicas: { replicas: 1, timeoutMs: 1_000 } } }, {})).toThrow(
+      /redis\.waitReplicas\.timeoutMs \(1000\) must be less than redis\.commandTimeoutMs \(1000\)/,
+    )
+  })
+
   it('keeps 100 events per stream for 300 s, and the stream positions for a day', () => {
     expect(config.realtime.history).toEqual({ size: 100, ttlSeconds: 300, metaTtlSeconds: 86_400 })
     expect(buildConfig({ realtime: { history: { size: 0 } } }, {}).realtime.history.size).toBe(0)
