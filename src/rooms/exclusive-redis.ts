@@ -56,7 +56,11 @@ export class RedisExclusiveStore implements ExclusiveStore {
 
   async start(pool: string, room: string, nodes: readonly string[], retried = false): Promise<StartResult> {
     const current = await this.get(room)
-    if (current) return { status: current.state === 'stopped' ? 'stopped' : 'existing', node: current.node }
+    if (current) {
+      // It may be the retry of a start whose wait for replicas failed.
+      await this.confirm(this.keys.legacyRoom(room))
+      return { status: current.state === 'stopped' ? 'stopped' : 'existing', node: current.node }
+    }
     const node = await this.take(pool, room, nodes)
     if (node === undefined) return { status: 'full' }
     if ((await this.redis.set(this.keys.legacyRoom(room), `${node}|started||`, 'NX')) === 'OK') {

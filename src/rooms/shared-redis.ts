@@ -54,7 +54,8 @@ export class RedisSharedStore implements SharedStore {
       prefer ?? '',
       ...pool.nodes,
     )
-    if (created === 1) await this.confirm(this.keys.assignments(pool.name))
+    // Every answer waits, a sticky one too: it may be the retry of a placement whose wait failed.
+    await this.confirm(this.keys.assignments(pool.name))
     return { node, created: created === 1 }
   }
 
