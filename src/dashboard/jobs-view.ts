@@ -4,7 +4,7 @@
  * the worker's own sliding-window figure while it is fresh, else the job's
  * average since it started (a progress write may be a few seconds away).
  */
-import type { JobRecord, JobStore } from '../jobs/types.js'
+import { bytesRead, type JobRecord, type JobStore } from '../jobs/types.js'
 import { FRESH_MS, percentage, readableSize } from '../jobs/view.js'
 
 /** Jobs shown. */
@@ -40,7 +40,8 @@ export async function jobsView(store: JobStore, now = Date.now()): Promise<JobRo
 export function jobRow(job: JobRecord, now = Date.now()): JobRow {
   const running = job.status === 'running'
   const bps = running ? throughput(job, now) : null
-  const left = job.totalBytes - job.completedBytes
+  const read = bytesRead(job)
+  const left = job.totalBytes - read
   return {
     id: job.id,
     status: job.status,
@@ -51,11 +52,11 @@ export function jobRow(job: JobRecord, now = Date.now()): JobRow {
       percentage: percentage(job.completedFiles + job.failedFiles, job.totalFiles),
     },
     bytes: {
-      completed: job.completedBytes,
+      completed: read,
       total: job.totalBytes,
-      completedReadable: readableSize(job.completedBytes),
+      completedReadable: readableSize(read),
       totalReadable: readableSize(job.totalBytes),
-      percentage: percentage(job.completedBytes, job.totalBytes),
+      percentage: percentage(read, job.totalBytes),
     },
     throughputBps: bps,
     throughputReadable: bps === null ? null : `${readableSize(Math.round(bps))}/s`,
@@ -70,5 +71,5 @@ export function jobRow(job: JobRecord, now = Date.now()): JobRow {
 function throughput(job: JobRecord, now: number): number | null {
   if (job.throughputBps !== null && job.throughputAt !== null && now - job.throughputAt < FRESH_MS) return job.throughputBps
   if (job.startedAt === null || now <= job.startedAt) return null
-  return job.completedBytes / ((now - job.startedAt) / 1000)
+  return bytesRead(job) / ((now - job.startedAt) / 1000)
 }

@@ -66,8 +66,10 @@ export class Run {
   private fileEvents: FileEvent[] = []
   private readonly meter = new Meter()
   private lastWrite = performance.now()
-  /** Bytes read since the last write: a long file still reports its throughput. */
+  /** Bytes read since the last write: a long file still reports its throughput and its progress. */
   private unreported = 0
+  /** Bytes read of the files being read now (each file's share leaves it when the file has its result). */
+  private partial = 0
   private writing: Promise<void> = Promise.resolve()
   private readonly timer: NodeJS.Timeout
   private readonly eventsTimer: NodeJS.Timeout
@@ -157,7 +159,7 @@ export class Run {
       const now = Date.now()
       let verdict
       try {
-        verdict = await this.o.store.progress(this.job.id, this.owner, this.o.leaseMs, results, { bps: this.meter.rate(now), at: now })
+        verdict = await this.o.store.progress(this.job.id, this.owner, this.o.leaseMs, results, { bps: this.meter.rate(now), at: now }, this.partial)
       } catch (err) {
         // Kept for the next write: a result is written once, however often it is sent.
         this.results = results.concat(this.results)
@@ -178,7 +180,10 @@ export class Run {
 
   private async readOne(index: number, file: { rel: string; size: number }): Promise<void> {
     const { signal } = this.ctl
+    let read = 0
     const onBytes = (n: number) => {
+      read += n
+      this.partial += n
       this.unreported += n
       this.meter.add(n)
       this.instanceMeter.add(n)
@@ -206,6 +211,8 @@ export class Run {
       this.log.debug({ file: file.rel, err: error }, 'file could not be read')
     } finally {
       if (buffer) this.buffers.push(buffer)
+      // The file's bytes now count through its result (or not at all: failed, or read again on resume).
+      this.partial -= read
     }
     this.o.metrics.files(result.ok ? 'completed' : 'failed')
     this.results.push(result)

@@ -56,14 +56,14 @@ return false
 /**
  * KEYS[1] job hash   KEYS[2] done bitmap   KEYS[3] rg:jobs:queue
  * ARGV[1] id   ARGV[2] owner   ARGV[3] lease ms   ARGV[4] throughput bps ('' none)   ARGV[5] measured at
- * then triples: index, ok (1/0), bytes.
+ * ARGV[6] bytes read of the files still being read, then triples: index, ok (1/0), bytes.
  * Returns 1, or 0 when the job is no longer this owner's running job.
  */
 export const PROGRESS_LUA = `${NOW}
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return 0 end
 local total = tonumber(redis.call('HGET', KEYS[1], 'totalFiles'))
 local files, bytes, failed = 0, 0, 0
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local index = tonumber(ARGV[i])
   if index < total and redis.call('SETBIT', KEYS[2], index, 1) == 0 then
     if ARGV[i + 1] == '1' then
@@ -77,6 +77,7 @@ end
 if files > 0 then redis.call('HINCRBY', KEYS[1], 'completedFiles', files) end
 if bytes > 0 then redis.call('HINCRBY', KEYS[1], 'completedBytes', bytes) end
 if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failedFiles', failed) end
+redis.call('HSET', KEYS[1], 'partialBytes', ARGV[6])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'throughputBps', ARGV[4], 'throughputAt', ARGV[5]) end
 redis.call('ZADD', KEYS[3], 'XX', int(now + tonumber(ARGV[3])), ARGV[1])
 return 1

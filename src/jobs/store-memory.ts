@@ -73,6 +73,7 @@ export class MemoryJobStore implements JobStore {
     leaseMs: number,
     results: readonly FileResult[],
     throughput: Throughput | null,
+    partialBytes: number,
   ): Promise<ProgressVerdict> {
     const held = this.jobs.get(id)
     if (!held || held.job.status !== 'running' || held.job.owner !== owner) return 'lost'
@@ -89,6 +90,7 @@ export class MemoryJobStore implements JobStore {
         job.failedFiles++
       }
     }
+    job.partialBytes = partialBytes
     if (throughput) {
       job.throughputBps = throughput.bps
       job.throughputAt = throughput.at

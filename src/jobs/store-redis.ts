@@ -36,6 +36,7 @@ function parse(id: string, h: Record<string, string>): JobRecord | undefined {
     totalBytes: num(h.totalBytes),
     completedFiles: num(h.completedFiles),
     completedBytes: num(h.completedBytes),
+    partialBytes: num(h.partialBytes),
     failedFiles: num(h.failedFiles),
     throughputBps: numOrNull(h.throughputBps),
     throughputAt: numOrNull(h.throughputAt),
@@ -81,6 +82,7 @@ export class RedisJobStore implements JobStore {
       'totalBytes', String(job.totalBytes),
       'completedFiles', '0',
       'completedBytes', '0',
+      'partialBytes', '0',
       'failedFiles', '0',
       'throughputBps', '',
       'throughputAt', '',
@@ -152,8 +154,9 @@ export class RedisJobStore implements JobStore {
     leaseMs: number,
     results: readonly FileResult[],
     throughput: Throughput | null,
+    partialBytes: number,
   ): Promise<ProgressVerdict> {
-    const args: Array<string | number> = [id, owner, leaseMs, throughput ? Math.round(throughput.bps) : '', throughput ? throughput.at : '']
+    const args: Array<string | number> = [id, owner, leaseMs, throughput ? Math.round(throughput.bps) : '', throughput ? throughput.at : '', partialBytes]
     for (const r of results) args.push(r.index, r.ok ? 1 : 0, r.bytes)
     const ok = await this.progressScript(this.keys.job(id), this.keys.jobDone(id), this.keys.jobQueue, ...args)
     return ok === 1 ? 'ok' : 'lost'

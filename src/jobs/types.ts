@@ -27,7 +27,10 @@ export interface JobRecord {
   totalFiles: number
   totalBytes: number
   completedFiles: number
+  /** Bytes of the completed files. */
   completedBytes: number
+  /** Bytes read so far of the files still being read, as of the last progress write (see `bytesRead`). */
+  partialBytes: number
   failedFiles: number
   /** Bytes per second over the worker's sliding window, and when it was measured (epoch ms). */
   throughputBps: number | null
@@ -90,6 +93,8 @@ export interface JobStore {
     leaseMs: number,
     results: readonly FileResult[],
     throughput: Throughput | null,
+    /** Bytes read of the files this run is still reading (replaces the last value). */
+    partialBytes: number,
   ): Promise<ProgressVerdict>
   /** Ends a running job owned by `owner`; false when it was cancelled or taken meanwhile. */
   finish(id: string, owner: string, status: 'completed' | 'failed', error: string | null, retentionMs: number): Promise<boolean>
@@ -115,11 +120,22 @@ export function newJob(id: string, files: readonly JobFile[], createdAt: number)
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     completedFiles: 0,
     completedBytes: 0,
+    partialBytes: 0,
     failedFiles: 0,
     throughputBps: null,
     throughputAt: null,
     owner: '',
   }
+}
+
+/**
+ * What the job has read: its completed files and what the last progress write
+ * counted inside files still being read (a job's bar moves within a large
+ * file, and a cancelled job shows what it read). Exact at the end: a finished
+ * run has no file in flight.
+ */
+export function bytesRead(job: JobRecord): number {
+  return Math.min(job.totalBytes, job.completedBytes + job.partialBytes)
 }
 
 export function isDone(bitmap: Uint8Array, index: number): boolean {

@@ -4,7 +4,7 @@
  * sizes ("966.69 MB", "60.0 GB": binary units, two decimals, trailing zeros
  * trimmed to one) and throughput only while it is fresh.
  */
-import type { JobRecord } from './types.js'
+import { bytesRead, type JobRecord } from './types.js'
 
 /** Throughput older than this is not shown (seed: "only shown when data is fresh"). */
 export const FRESH_MS = 10_000
@@ -56,7 +56,8 @@ export function throughputView(
 export function jobView(job: JobRecord, backend: { bps: number; at: number } | null = null) {
   const done = job.completedFiles + job.failedFiles
   const files = percentage(done, job.totalFiles)
-  const size = percentage(job.completedBytes, job.totalBytes)
+  const read = bytesRead(job)
+  const size = percentage(read, job.totalBytes)
   const running = job.status === 'running'
   const own = job.throughputBps !== null && job.throughputAt !== null ? { bps: job.throughputBps, at: job.throughputAt } : null
   return {
@@ -66,9 +67,9 @@ export function jobView(job: JobRecord, backend: { bps: number; at: number } | n
     progress: {
       files: { completed: job.completedFiles, failed: job.failedFiles, total: job.totalFiles, percentage: files },
       size: {
-        completedBytes: job.completedBytes,
+        completedBytes: read,
         totalBytes: job.totalBytes,
-        completedReadable: readableSize(job.completedBytes),
+        completedReadable: readableSize(read),
         totalReadable: readableSize(job.totalBytes),
         percentage: size,
       },
@@ -93,8 +94,8 @@ export function listEntry(job: JobRecord) {
     totalSizeReadable: readableSize(job.totalBytes),
     completedFiles: job.completedFiles,
     failedFiles: job.failedFiles,
-    completedSizeBytes: job.completedBytes,
-    completedSizeReadable: readableSize(job.completedBytes),
+    completedSizeBytes: bytesRead(job),
+    completedSizeReadable: readableSize(bytesRead(job)),
     createdAt: new Date(job.createdAt).toISOString(),
     startedAt: iso(job.startedAt),
     completedAt: iso(job.completedAt),

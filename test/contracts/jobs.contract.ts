@@ -52,26 +52,38 @@ export function jobsContract(name: string, create: () => Promise<Fixture>): void
       expect(await s.claim('i2', 10_000)).toBeUndefined()
 
       const tp = { bps: 1234, at: Date.now() }
-      expect(await s.progress(a, 'i1', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 1, ok: false, bytes: 0 }], tp)).toBe('ok')
-      expect(await s.progress(a, 'i1', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 2, ok: true, bytes: 12 }, { index: 99, ok: true, bytes: 5 }], null)).toBe('ok')
+      expect(await s.progress(a, 'i1', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 1, ok: false, bytes: 0 }], tp, 0)).toBe('ok')
+      expect(await s.progress(a, 'i1', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 2, ok: true, bytes: 12 }, { index: 99, ok: true, bytes: 5 }], null, 0)).toBe('ok')
       const job = (await s.get(a))!
       expect(job).toMatchObject({ completedFiles: 2, completedBytes: 22, failedFiles: 1, throughputBps: 1234, throughputAt: tp.at })
       const done = await s.done(a)
       expect([0, 1, 2, 3].map((i) => isDone(done, i))).toEqual([true, true, true, false])
-      expect(await s.progress(a, 'i2', 10_000, [{ index: 5, ok: true, bytes: 15 }], null)).toBe('lost')
+      expect(await s.progress(a, 'i2', 10_000, [{ index: 5, ok: true, bytes: 15 }], null, 0)).toBe('lost')
+    }))
+
+    it('keeps the bytes read inside unfinished files, replaced by each write and kept when the job is cancelled', withStore(async (s) => {
+      const id = randomUUID()
+      await s.create(id, files(3))
+      await s.claim('i1', 10_000)
+      expect(await s.progress(id, 'i1', 10_000, [], null, 7)).toBe('ok')
+      expect(await s.get(id)).toMatchObject({ completedBytes: 0, partialBytes: 7 })
+      expect(await s.progress(id, 'i1', 10_000, [{ index: 0, ok: true, bytes: 10 }], null, 4)).toBe('ok')
+      expect(await s.get(id)).toMatchObject({ completedBytes: 10, partialBytes: 4 })
+      await s.cancel(id, 60_000)
+      expect(await s.get(id)).toMatchObject({ status: 'cancelled', completedBytes: 10, partialBytes: 4 })
     }))
 
     it("lets another owner resume a job whose lease ran out, keeping what was done", withStore(async (s) => {
       const id = randomUUID()
       await s.create(id, files(4))
       await s.claim('dead', 100)
-      await s.progress(id, 'dead', 100, [{ index: 0, ok: true, bytes: 10 }], null)
+      await s.progress(id, 'dead', 100, [{ index: 0, ok: true, bytes: 10 }], null, 0)
       expect(await s.claim('live', 10_000)).toBeUndefined()
       await sleep(200)
       const resumed = await s.claim('live', 10_000)
       expect(resumed).toMatchObject({ id, owner: 'live', completedFiles: 1 })
-      expect(await s.progress(id, 'dead', 100, [{ index: 1, ok: true, bytes: 11 }], null)).toBe('lost')
-      expect(await s.progress(id, 'live', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 1, ok: true, bytes: 11 }], null)).toBe('ok')
+      expect(await s.progress(id, 'dead', 100, [{ index: 1, ok: true, bytes: 11 }], null, 0)).toBe('lost')
+      expect(await s.progress(id, 'live', 10_000, [{ index: 0, ok: true, bytes: 10 }, { index: 1, ok: true, bytes: 11 }], null, 0)).toBe('ok')
       expect((await s.get(id))!.completedFiles).toBe(2)
     }))
 
@@ -107,7 +119,7 @@ export function jobsContract(name: string, create: () => Promise<Fixture>): void
       expect(await s.cancel(pending, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: true })
       expect(await s.cancel(running, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: true })
       expect(await s.cancel(running, DAY)).toMatchObject({ job: { status: 'cancelled' }, changed: false })
-      expect(await s.progress(running, 'a', 60_000, [{ index: 0, ok: true, bytes: 10 }], null)).toBe('lost')
+      expect(await s.progress(running, 'a', 60_000, [{ index: 0, ok: true, bytes: 10 }], null, 0)).toBe('lost')
       expect(await s.finish(running, 'a', 'completed', null, DAY)).toBe(false)
       expect(await s.claim('b', 60_000)).toBeUndefined()
       expect(await s.cancel(randomUUID(), DAY)).toBeUndefined()

@@ -256,6 +256,32 @@ describe('cache jobs API', () => {
     expect(after).toBeLessThan(50 * 1024 ** 3)
   })
 
+  it('counts the bytes read inside a file before it finishes, keeps them when cancelled, and is exact at the end', async () => {
+    await root.file('inside/a.bin', 4_000_000)
+    await root.file('inside/b.bin', 4_000_000)
+    const g = await gate({ maxBytesPerSecond: 1_000_000, concurrency: 1, progressTimeThresholdMs: 200 })
+    const api = jobsApi(g.url)
+    const { body } = await api.create({ directories: ['inside'] })
+    // The first file takes about 4 s at the cap: its bytes show while no file has finished.
+    const moving = await waitFor(async () => {
+      const job = (await api.get(body.jobId)).body.job
+      return job.progress.size.completedBytes > 0 ? job : undefined
+    }, 10_000, 'bytes progress inside the first file')
+    expect(moving.progress.files.completed).toBe(0)
+    expect(moving.progress.size.percentage).toBeGreaterThan(0)
+    const listed = (await api.list()).body.jobs.find((j: { id: string }) => j.id === body.jobId)
+    expect(listed.completedSizeBytes).toBeGreaterThan(0)
+    await api.cancel(body.jobId)
+    const cancelled = (await finished(api, body.jobId))
+    expect(cancelled.status).toBe('cancelled')
+    expect(cancelled.progress.size.completedBytes).toBeGreaterThanOrEqual(moving.progress.size.completedBytes)
+
+    const whole = await api.create({ directories: ['inside'] })
+    const done = await finished(jobsApi(g.url), whole.body.jobId)
+    expect(done.status).toBe('completed')
+    expect(done.progress.size).toMatchObject({ completedBytes: 8_000_000, totalBytes: 8_000_000, percentage: 100 })
+  })
+
   it('shows throughput while a job runs, from the worker when no backend reports it', async () => {
     await root.file('slow/a.bin', 3_000_000)
     const g = await gate({ maxBytesPerSecond: 1_000_000, progressTimeThresholdMs: 200 })
