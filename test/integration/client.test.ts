@@ -5,13 +5,12 @@
  * to B while broadcasts are sent; a trimmed history calling onResync; a
  * short-lived token refreshed through the token function.
  */
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SignJWT } from 'jose'
 import { request } from 'undici'
 import { WebSocket } from 'ws'
 import { RoomgateClient, RoomgateClientError, type ClientState, type RoomgateClientOptions, type SocketConstructor } from '../../src/client/index.js'
+import { startForwarder, type Forwarder } from '../helpers/forwarder.js'
 import { startGate, type TestGate } from '../helpers/gate.js'
 import { redisSuite } from '../helpers/redis-suite.js'
 import { startService, type TestUpstream } from '../helpers/upstream.js'
@@ -85,108 +84,8 @@ function states(c: RoomgateClient): ClientState[] {
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
-/**
- * A TCP forwarder on 127.0.0.1:0 to one target port. `switchTo` changes the
- * target and destroys the current connections (both sides); with `hold`, new
- * connections wait (accepted, unread) until `release`. Released with
- * `holdFrames`, a connection's upgrade goes through but what the client sends
- * after it waits until `releaseFrames`.
- */
-interface Forwarder {
-  url: string
-  /** The target port of every connection piped, in order. */
-  piped: number[]
-  switchTo(port: number, options?: { hold?: boolean }): void
-  release(options?: { holdFrames?: boolean }): void
-  /** Resolves once the server answered the upgrade of a connection released with `holdFrames`. */
-  upgraded(): Promise<void>
-  releaseFrames(): void
-  /** Drops what clients send from now on (a connection gone silent without closing), until `unmute`. */
-  mute(): void
-  unmute(): void
-  close(): Promise<void>
-}
-
 async function forwarder(target: number): Promise<Forwarder> {
-  let current = target
-  let hold = false
-  let holdFrames = false
-  let muted = false
-  const held: Socket[] = []
-  const sockets = new Set<Socket>()
-  const piped: number[] = []
-  const flushes: Array<() => void> = []
-  let upgraded = Promise.resolve()
-  let onUpgraded = () => undefined as void
-  const pipe = (down: Socket) => {
-    const up = tcpConnect(current, '127.0.0.1')
-    piped.push(current)
-    sockets.add(up)
-    const drop = () => {
-      down.destroy()
-      up.destroy()
-      sockets.delete(down)
-      sockets.delete(up)
-    }
-    for (const s of [up, down]) {
-      s.on('error', drop)
-      s.on('close', drop)
-    }
-    const gated = holdFrames
-    let answered = false
-    const waiting: Buffer[] = []
-    up.on('data', (chunk: Buffer) => {
-      if (!answered && gated) onUpgraded()
-      answered = true
-      down.write(chunk)
-    })
-    // The client sends nothing after its upgrade request until it is answered.
-    down.on('data', (chunk: Buffer) => {
-      if (muted) return
-      if (gated && answered && holdFrames) waiting.push(chunk)
-      else up.write(chunk)
-    })
-    if (gated) flushes.push(() => waiting.splice(0).forEach((c) => up.write(c)))
-    down.resume() // accepted paused
-  }
-  const server = createServer({ pauseOnConnect: true }, (socket) => {
-    sockets.add(socket)
-    socket.on('error', () => socket.destroy())
-    if (hold) held.push(socket)
-    else pipe(socket)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const f: Forwarder = {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`,
-    piped,
-    switchTo(port, options = {}) {
-      current = port
-      hold = options.hold ?? false
-      for (const s of [...sockets]) s.destroy()
-      sockets.clear()
-    },
-    release(options = {}) {
-      hold = false
-      holdFrames = options.holdFrames ?? false
-      if (holdFrames) upgraded = new Promise<void>((resolve) => (onUpgraded = resolve))
-      for (const s of held.splice(0)) if (!s.destroyed) pipe(s)
-    },
-    upgraded: () => upgraded,
-    mute() {
-      muted = true
-    },
-    unmute() {
-      muted = false
-    },
-    releaseFrames() {
-      holdFrames = false
-      for (const flush of flushes.splice(0)) flush()
-    },
-    close() {
-      for (const s of [...sockets, ...held]) s.destroy()
-      return new Promise((resolve) => server.close(() => resolve()))
-    },
-  }
+  const f = await startForwarder(target)
   forwarders.push(f)
   return f
 }
