@@ -29,6 +29,7 @@ import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { FailureBudget } from './auth/failures.js'
 import { Upstreams } from './upstream/pools.js'
+import { AuthSecrets } from './auth/tokens.js'
 import { VERSION } from './version.js'
 
 export interface Server {
@@ -97,6 +98,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     'status',
   ])
   const failures = new FailureLog(log)
+  const secrets = new AuthSecrets(config.auth)
   const failedAuth = new FailureBudget({ store: engine.rateLimits, ...config.auth.failedAttempts, rejected: rateLimited.child('auth'), log })
   const upstreams = new Upstreams(config.services, config.httpTimeoutSeconds * 1000)
 
@@ -126,9 +128,10 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     ipRateLimit: ipLimit,
     failedAuth,
     devices,
+    secrets,
   })
 
-  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth })
+  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth, secrets })
   if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
 
   const lucid = new Lucid(config.jobs.backendWsUrl, log.child({ capability: 'backend-stats' }))
@@ -148,12 +151,13 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
       refusal: 'jobs_rate_limited',
     }),
     failedAuth,
+    secrets,
     rateLimited,
     backend: () => lucid.backend(),
   })
   const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
-  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
+  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, secrets, log })
 
   await registerProxy(app, {
     devices,
@@ -165,6 +169,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     rateLimit: ipLimit,
     frontDoor,
     failedAuth,
+    secrets,
   })
 
   registerClientRoute(app)

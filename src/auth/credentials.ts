@@ -7,7 +7,7 @@ import type { onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
 import type { DeviceVerifier, VerifiedDevice } from './device-identity.js'
 import type { FailureBudget } from './failures.js'
-import { bearerToken, SecretSet } from './tokens.js'
+import { bearerToken, type AuthSecrets } from './tokens.js'
 
 export type AuthKind = 'none' | 'bearer' | 'apiKey'
 
@@ -54,11 +54,11 @@ export function guard(budget: FailureBudget, check: (headers: Record<string, str
 /** A hook that requires `Authorization: Bearer <token>` or `X-API-Key: <key>`; undefined for `none`. */
 export function credentialGuard(
   kind: AuthKind,
-  secrets: { bearerTokens: readonly string[]; apiKeys: readonly string[] },
+  secrets: Pick<AuthSecrets, 'bearerTokens' | 'apiKeys'>,
   budget: FailureBudget,
 ): onRequestHookHandler | undefined {
   if (kind === 'bearer') {
-    const tokens = new SecretSet(secrets.bearerTokens)
+    const tokens = secrets.bearerTokens
     return guard(
       budget,
       (headers) => tokens.has(bearerToken(single(headers.authorization))),
@@ -66,7 +66,7 @@ export function credentialGuard(
     )
   }
   if (kind === 'apiKey') {
-    const keys = new SecretSet(secrets.apiKeys)
+    const keys = secrets.apiKeys
     return guard(
       budget,
       (headers) => keys.has(single(headers['x-api-key'])),

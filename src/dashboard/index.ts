@@ -15,6 +15,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { FailureBudget } from '../auth/failures.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
 import type { HealthMonitor } from '../health/monitor.js'
@@ -44,6 +45,8 @@ export interface DashboardDeps {
   rateLimited: Counter
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** The credentials that let a connection watch: auth.bearerTokens and auth.apiKeys. */
+  secrets: AuthSecrets
   log: Logger
 }
 
@@ -118,8 +121,8 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   const watchers = new Watchers({
     hub: realtime.hub,
     local: realtime.local,
-    bearerTokens: config.auth.bearerTokens,
-    apiKeys: config.auth.apiKeys,
+    bearerTokens: deps.secrets.bearerTokens,
+    apiKeys: deps.secrets.apiKeys,
     failedAuth: deps.failedAuth,
     subscribed: sendFirst,
   })

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequ
 import { credentialGuard, deviceGuard } from '../auth/credentials.js'
 import type { DeviceVerifier } from '../auth/device-identity.js'
 import type { FailureBudget } from '../auth/failures.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config, ProxyRouteConfig } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
 import { bodyTimeout, type FrontDoor } from '../http/front-door.js'
@@ -41,6 +42,8 @@ export interface ProxyDeps {
   failedAuth: FailureBudget
   /** Checks the device tokens of `auth: token` routes. */
   devices: DeviceVerifier
+  /** The bearer tokens and API keys of `auth: bearer` and `auth: apiKey` routes. */
+  secrets: AuthSecrets
 }
 
 const checkTarget: onRequestHookHandler = (request, _reply, done) => {
@@ -70,7 +73,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     for (const route of config.proxy.routes) {
       const upstream = deps.upstreams.get(route.service)
       const guard =
-        route.auth === 'token' ? deviceGuard(deps.devices, deps.failedAuth) : credentialGuard(route.auth, config.auth, deps.failedAuth)
+        route.auth === 'token' ? deviceGuard(deps.devices, deps.failedAuth) : credentialGuard(route.auth, deps.secrets, deps.failedAuth)
       const latency = deps.upstreamLatency.child(route.service, 'proxy')
       const onRequest = guard ? [deps.rateLimit, checkTarget, guard] : [deps.rateLimit, checkTarget]
 

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fast
 import type { WebSocket } from 'ws'
 import type { DeviceVerifier, VerifiedDevice } from '../auth/device-identity.js'
 import type { FailureBudget } from '../auth/failures.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import { internalTokenGuard } from '../auth/internal.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -60,6 +61,8 @@ export interface RealtimeDeps {
   failedAuth: FailureBudget
   /** Device tokens (auth.devices). */
   devices: DeviceVerifier
+  /** auth.internalToken, for /internal/broadcast. */
+  secrets: AuthSecrets
 }
 
 export interface Realtime {
@@ -208,7 +211,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
   })
 
-  registerBroadcastRoute(app, broadcaster, internalTokenGuard(config.auth.internalToken, deps.failedAuth))
+  registerBroadcastRoute(app, broadcaster, internalTokenGuard(deps.secrets.internalToken, deps.failedAuth))
 
   return {
     hub,

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
-import { SecretSet } from '../auth/tokens.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -35,6 +35,8 @@ export interface RoomsDeps {
   ipRateLimit: onRequestHookHandler
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** auth.bearerTokens, as a reload leaves them. */
+  secrets: AuthSecrets
 }
 
 export interface Rooms {
@@ -76,7 +78,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   presenceGauge.onCollect(() => presenceGauge.set(presence.size))
   registerRoomEvents(deps.realtime.local, presence, poolOf)
 
-  const bearer = credentialGuard('bearer', config.auth, deps.failedAuth)
+  const bearer = credentialGuard('bearer', deps.secrets, deps.failedAuth)
   const limited = (auth: onRequestHookHandler | undefined) => (auth ? [deps.ipRateLimit, auth] : [deps.ipRateLimit])
   let monitor: LeaderLoop | undefined
   const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]
@@ -120,7 +122,7 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     presenceTtlMs: ttlMs,
     onRequest: limited(rooms.serverApiAuth === 'bearer' ? bearer : undefined),
     bearer: rooms.serverApiAuth === 'bearer',
-    bearerTokens: new SecretSet(config.auth.bearerTokens),
+    bearerTokens: deps.secrets.bearerTokens,
     leaveTokens: new LeaveTokens(engine.rooms.shared),
     failedAuth: deps.failedAuth,
     placements,
