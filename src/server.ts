@@ -19,6 +19,7 @@ import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
 import { ipRateLimit } from './ratelimit/http.js'
+import { RateRules } from './ratelimit/rules.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
 import { registerRooms, type Rooms } from './rooms/index.js'
 import { registerAssets } from './assets/index.js'
@@ -107,9 +108,10 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   const admin = config.admin.port === undefined ? undefined : buildAdmin(probes, log)
 
   // One per-IP bucket for everything a client asks over HTTP: proxied calls and WebSocket upgrades.
+  const rateRules = new RateRules(config.rateLimit)
   const ipLimit = ipRateLimit({
     limiter: 'http',
-    rule: config.rateLimit,
+    rule: rateRules.perIp,
     store: engine.rateLimits,
     rejected: rateLimited.child('http'),
     log,
@@ -126,6 +128,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     failures,
     log,
     ipRateLimit: ipLimit,
+    rateRules,
     failedAuth,
     devices,
     secrets,
@@ -144,7 +147,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     // The same bucket, refused in seed 002's words.
     ipRateLimit: ipRateLimit({
       limiter: 'http',
-      rule: config.rateLimit,
+      rule: rateRules.perIp,
       store: engine.rateLimits,
       rejected: rateLimited.child('http'),
       log,

@@ -19,6 +19,7 @@ import { RoomgateError } from '../errors.js'
 import { EventRouter } from '../events/routing.js'
 import type { Logger } from '../log.js'
 import type { Counter, Histogram, Registry } from '../metrics/registry.js'
+import type { RateRules } from '../ratelimit/rules.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { Broadcaster } from './broadcast.js'
@@ -57,6 +58,8 @@ export interface RealtimeDeps {
   log: Logger
   /** The per-IP HTTP limit, applied to upgrade requests too. */
   ipRateLimit: onRequestHookHandler
+  /** Each connection's bucket (per IP's rule) and the per-device one. */
+  rateRules: RateRules
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
   /** Device tokens (auth.devices). */
@@ -92,7 +95,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     metrics,
     log,
     rateLimits: deps.engine.rateLimits,
-    perDevice: config.rateLimit.perDevice,
+    rules: deps.rateRules,
     router: new EventRouter(config.events.routes),
     upstreams: deps.upstreams,
     failures: deps.failures,
@@ -183,7 +186,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
         return
       }
       const client = new Client(socket, request.ip, {
-        rateLimit: config.rateLimit,
+        rateLimit: deps.rateRules.perIp,
         maxBufferedBytes: config.ws.maxBufferedBytes,
         onDisconnect,
       })
