@@ -18,6 +18,7 @@ import { registerEventSchemas, registerOpenApi, registerSchemas } from './openap
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
+import { ProxyTable } from './proxy/routes.js'
 import { ipRateLimit } from './ratelimit/http.js'
 import { RateRules } from './ratelimit/rules.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
@@ -54,6 +55,7 @@ export interface Server {
 export async function buildServer(config: Config, engine: Engine, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   let closing = false
   const isClosing = () => closing
+  const proxyTable = new ProxyTable()
 
   const app = Fastify({
     ...serverOptions(config.http),
@@ -71,6 +73,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     // Strict bodies: a wrong type or an unknown field is a 400, never silently fixed or dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     frameworkErrors: frameworkError,
+    constraints: { proxied: proxyTable.constraint() },
   })
   installErrorHandling(app)
   // First, so its checks run before any route's and it sees every route as it is added.
@@ -173,6 +176,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     frontDoor,
     failedAuth,
     secrets,
+    table: proxyTable,
   })
 
   registerClientRoute(app)

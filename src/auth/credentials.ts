@@ -3,7 +3,7 @@
  * from the caller's failure budget (failures.ts) when the credential is wrong,
  * and refused unchecked while that budget is spent.
  */
-import type { onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
 import type { DeviceVerifier, VerifiedDevice } from './device-identity.js'
 import type { FailureBudget } from './failures.js'
@@ -82,11 +82,15 @@ export function credentialGuard(
  * refused token spends from the budget like any wrong credential (verifyWith);
  * the verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
  */
-export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestAsyncHookHandler {
-  return async (request) => {
+export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestHookHandler {
+  return (request, _reply, done: Done) => {
     const token = bearerToken(single(request.headers.authorization))
-    request.verifiedDevice = await verifyWith(budget, request.ip, () =>
-      token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token),
+    verifyWith(budget, request.ip, () => (token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token))).then(
+      (device) => {
+        request.verifiedDevice = device
+        done()
+      },
+      (err: Error) => done(err),
     )
   }
 }
