@@ -73,6 +73,8 @@ export interface Realtime {
   /** Where other capabilities add the events roomgate answers itself. */
   local: LocalEvents
   broadcaster: Broadcaster
+  /** A config reload: the event routing table. */
+  reload(next: Config): void
   start(): Promise<void>
   close(): Promise<void>
   /** Cuts every connection still open (after the drain timeout). */
@@ -89,6 +91,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   const hub = new Hub()
   const local = new LocalEvents()
   const metrics = new RealtimeMetrics(deps.registry, hub, deps.upstreamLatency, deps.rateLimited)
+  const router = new EventRouter(config.events.routes)
   const gateway = new Gateway({
     hub,
     local,
@@ -96,7 +99,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     log,
     rateLimits: deps.engine.rateLimits,
     rules: deps.rateRules,
-    router: new EventRouter(config.events.routes),
+    router,
     upstreams: deps.upstreams,
     failures: deps.failures,
     timeoutMs: config.httpTimeoutSeconds * 1000,
@@ -220,6 +223,9 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     hub,
     local,
     broadcaster,
+    reload(next) {
+      router.reload(next.events.routes)
+    },
     async start() {
       liveness.start()
       await broadcaster.start()
