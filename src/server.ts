@@ -163,7 +163,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
   })
   const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
-  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, secrets, log })
+  const dashboard = registerDashboard(app, { config, engine, realtime, health: { all: () => feed.health.all() }, status, rateLimited, failedAuth, secrets, log })
 
   await registerProxy(app, {
     devices,

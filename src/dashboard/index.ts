@@ -18,7 +18,7 @@ import type { FailureBudget } from '../auth/failures.js'
 import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
-import type { HealthMonitor } from '../health/monitor.js'
+import type { CheckSnapshot } from '../health/types.js'
 import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
 import type { Client } from '../realtime/client.js'
@@ -39,7 +39,8 @@ export interface DashboardDeps {
   config: Config
   engine: Engine
   realtime: Realtime
-  health: HealthMonitor
+  /** The checks of the health monitor running now. */
+  health: { all(): CheckSnapshot[] }
   status: Status
   /** `roomgate_rate_limited_total`, by scope. */
   rateLimited: Counter

@@ -44,6 +44,11 @@ abstract class Metric<C> {
     return entry.child
   }
 
+  /** Drops the series for these label values (a health check a reload removed). */
+  remove(...values: string[]): void {
+    this.children.delete(values.join('\u0000'))
+  }
+
   protected abstract create(): C
   abstract render(): string
 

@@ -42,10 +42,13 @@ describe('Registry', () => {
     expect(() => r.counter('a', 'A', ['x'])).toThrow(/registered twice/)
   })
 
-  it('gives the same metric to a part rebuilt by a reload', () => {
+  it('gives the same metric to a part rebuilt by a reload, and drops a series on request', () => {
     const r = new Registry()
     r.gauge('up', 'Up', ['check']).child('s3').set(1)
-    r.gauge('up', 'Up', ['check']).child('http').set(0)
+    const again = r.gauge('up', 'Up', ['check'])
+    again.child('http').set(0)
     expect(r.render()).toBe('# HELP up Up\n# TYPE up gauge\nup{check="s3"} 1\nup{check="http"} 0\n')
+    again.remove('s3')
+    expect(r.render()).toBe('# HELP up Up\n# TYPE up gauge\nup{check="http"} 0\n')
   })
 })
