@@ -36,7 +36,8 @@ import { Watchers } from './watchers.js'
 export const DASHBOARD_INTERVAL_MS = 1_000
 
 export interface DashboardDeps {
-  config: Config
+  /** The config running now: a reload changes the pools and the status sources. */
+  config: () => Readonly<Config>
   engine: Engine
   realtime: Realtime
   /** The checks of the health monitor running now. */
@@ -80,11 +81,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   )
   const sources: SnapshotSources = {
     engine,
-    rooms: paced(() => roomsView({ config: config.rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared }), DASHBOARD_INTERVAL_MS - 100),
+    rooms: paced(() => roomsView({ config: config().rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared }), DASHBOARD_INTERVAL_MS - 100),
     health: deps.health,
     history,
     status: {
-      sources: config.status.sources,
+      sources: () => config().status.sources,
       cache: engine.statusCache,
       failure: (slug) => deps.status.service.failure(slug),
     },

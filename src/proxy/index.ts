@@ -144,7 +144,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       }
     }
     // And the prefixes a reload adds (see ProxyTable.constraint).
-    scope.route({ method: METHODS, url: '/*', constraints: { proxied: true }, handler, onRequest, schema: { hide: true }, exposeHeadRoute: false })
+    scope.route({ method: METHODS, url: '/*', constraints: { proxied: 'yes' }, handler, onRequest, schema: { hide: true }, exposeHeadRoute: false })
   })
   return { reload }
 }

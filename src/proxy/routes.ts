@@ -18,7 +18,7 @@ export interface ProxyRoute {
   readonly latency: HistogramChild
 }
 
-type ConstraintStrategy = NonNullable<FastifyServerOptions['constraints']>[string]
+type ConstraintStrategy = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>[string]
 
 const SLASH = 0x2f
 const QUESTION_MARK = 0x3f
@@ -42,19 +42,24 @@ export class ProxyTable {
 
   /**
    * Fastify takes no route once it listens, so the prefixes a reload adds are
-   * served by a catch-all route constrained with this (`constraints: {proxied: true}`):
+   * served by a catch-all route constrained with this (`constraints: {proxied: 'yes'}`):
    * it matches only a path the table serves now, and any other stays a plain 404.
    */
   constraint(): ConstraintStrategy {
     return {
       name: 'proxied',
       storage() {
-        const handlers = new Map<unknown, unknown>()
-        return { get: (value) => (handlers.get(value) as never) ?? null, set: (value, handler) => void handlers.set(value, handler) }
+        const handlers = new Map()
+        return {
+          get: (value) => handlers.get(value) ?? null,
+          set: (value, handler) => {
+            handlers.set(value, handler)
+          },
+        }
       },
-      deriveConstraint: (req) => this.match(req.url ?? '') !== undefined,
+      deriveConstraint: (req) => (this.match(req.url ?? '') ? 'yes' : 'no'),
       validate(value) {
-        if (value !== true) throw new Error('the proxied constraint takes true')
+        if (value !== 'yes') throw new Error("the proxied constraint takes 'yes'")
       },
     }
   }

@@ -31,8 +31,6 @@ export interface StatusDeps {
 
 export interface Status {
   service: StatusService
-  /** status.sources, as the last reload left them. */
-  sources(): StatusSourceConfig[]
   /** A config reload: status.sources. */
   reload(next: Config): void
   /** Subscribers on this instance, per slug. */
@@ -97,7 +95,6 @@ export function registerStatus(app: FastifyInstance, deps: StatusDeps): Status {
   let counting: NodeJS.Timeout | undefined
   return {
     service,
-    sources: () => [...sources.values()],
     reload(next) {
       sources.clear()
       for (const s of next.status.sources) sources.set(s.slug, s)
