@@ -65,10 +65,9 @@ const checkCredentials: onRequestHookHandler = function (request, reply, done) {
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<Proxy> {
-  const { config } = deps
+  const { config, table } = deps
   const timeoutMs = config.httpTimeoutSeconds * 1000
   const bodyIdleMs = config.http.bodyIdleTimeoutMs
-  const { table } = deps
   const reload = (routes: readonly ProxyRouteConfig[]) =>
     table.replace(
       routes.map((route) => ({
@@ -151,7 +150,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The proxy route a request matched (set by the proxy's first hook); null elsewhere. */
+    /** The proxy route a request matched (set by the proxy's matchRoute hook); null elsewhere. */
     proxyRoute: ProxyRoute | null
   }
 }
