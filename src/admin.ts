@@ -2,7 +2,7 @@
  * The optional admin listener (`admin.port`, on `admin.host`, loopback by
  * default): `/metrics`, `/healthz` and `/readyz` on a port that is not the
  * clients', so Prometheus and the orchestrator reach them and the public does
- * not. Later admin routes belong here too.
+ * not. Later admin routes belong here too (server.ts adds `POST /admin/reload`).
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { frameworkError, installErrorHandling } from './http-errors.js'

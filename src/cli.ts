@@ -1,7 +1,7 @@
 /**
  * The `roomgate` command. `start --config FILE`: load the config (file, then
- * env), start, and shut down gracefully on SIGTERM/SIGINT (a second signal
- * exits at once). `demo` (npm start) also starts small demo services to route
+ * env), start, reload it on SIGHUP, and shut down gracefully on SIGTERM/SIGINT
+ * (a second signal exits at once). `demo` (npm start) also starts small demo services to route
  * to. The other commands talk to a running roomgate (src/cli/): cache jobs,
  * rooms, public statuses, and `config check` to validate a file offline.
  * Exit codes: see EXIT in src/cli/exit.ts (0 ok, 1 failed, 2 bad usage or
@@ -17,8 +17,11 @@ const USAGE = `Usage: roomgate <command> [options]
 
 Commands:
   start [--config FILE]            Run roomgate. Environment variables override the file.
+                                   SIGHUP reads them again and applies what can change live.
   demo                             Run roomgate with the demo config and demo services (npm start).
   config check FILE                Validate a config file (env overrides apply) and summarize it.
+  reload                           Have a running roomgate read its config file and env again and
+                                   apply what can change live (as SIGHUP; needs --token).
 
   jobs submit PATH... [--dir] [--watch]
                                    Create a cache job from server paths (under its jobs.root);
@@ -36,7 +39,7 @@ Options:
   -c, --config FILE       YAML or JSON config file (start)
   --url URL               roomgate to talk to (env ROOMGATE_URL; default ${DEFAULT_URL})
   --key KEY               API key for the jobs API, sent as X-API-Key (env ROOMGATE_API_KEY)
-  --token TOKEN           Bearer token for rooms (env ROOMGATE_TOKEN)
+  --token TOKEN           Bearer token for rooms and reload (env ROOMGATE_TOKEN)
   --timeout SECONDS       Per-request deadline (default ${DEFAULT_TIMEOUT_SECONDS})
   --json                  Machine-readable output only: one JSON object (one per line with
                           --watch and --follow)
@@ -45,6 +48,7 @@ Options:
 
 Exit codes:
   0 ok   1 failed (job failed/cancelled under --watch, server error)   2 bad usage or config
+                                                                       (reload: the server refused it)
   3 server unreachable   4 key or token refused (401/403)   5 not found (404)
   130 --watch stopped by Ctrl-C (the job goes on)
 `
@@ -100,6 +104,8 @@ async function run(command: string, sub: string | undefined, rest: string[], arg
       return (await import('./cli/status.js')).statusCommand(args, values)
     case 'config':
       return (await import('./cli/config-check.js')).configCommand(sub, rest, values)
+    case 'reload':
+      return (await import('./cli/reload.js')).reloadCommand(args, values)
     default:
       console.error(`roomgate: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
       return EXIT.usage
@@ -126,7 +132,7 @@ async function start(file: string | undefined): Promise<number> {
   const log = createLogger(config.logLevel)
   let instance
   try {
-    instance = await startRoomgate(config, { logger: log })
+    instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file }) })
   } catch (err) {
     log.fatal({ err }, 'roomgate failed to start')
     return EXIT.failed

@@ -52,6 +52,7 @@ export const ERRORS = {
   no_gateway_available: { status: 503, message: 'No gateway available: every node of the pool is in use' },
   engine_unavailable: { status: 503, message: 'Shared state is unavailable (Redis unreachable)' },
   shutting_down: { status: 503, message: 'Server is shutting down' },
+  config_refused: { status: 422, message: 'The new config was refused: the running one stays' },
   upstream_timeout: { status: 504, message: 'Upstream service timed out' },
 } as const satisfies Record<string, { status: number; message: string }>
 
@@ -171,6 +172,8 @@ export const MESSAGES = {
   // Status
   status_refresh_limited: { code: 'rate_limited', message: 'Too many refreshes of this project; retry later' },
   project_not_found: { code: 'not_found', message: 'Project not found' },
+  // Config reload
+  config_refused_because: { code: 'config_refused', message: 'The new config was refused, the running one stays: {problems}' },
 } as const satisfies Record<string, { code: ErrorCode; message: string }>
 
 export type MessageName = keyof typeof MESSAGES

@@ -80,8 +80,13 @@ export function installErrorHandling(app: FastifyInstance): void {
     done(null, payload)
   })
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!.slice(0, 200)
-    const rg = new RoomgateError('route_not_found', { method: request.method, path })
+    const rg = routeNotFound(request)
     return reply.code(rg.status).send(errorBody(rg))
   })
+}
+
+/** The 404 of a path no route serves (also the proxy's, for a path its catch-all does not serve). */
+export function routeNotFound(request: FastifyRequest): RoomgateError {
+  const path = request.url.split('?')[0]!.slice(0, 200)
+  return new RoomgateError('route_not_found', { method: request.method, path })
 }

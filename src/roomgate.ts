@@ -10,12 +10,14 @@ import { createEngine, redisTarget } from './engine/index.js'
 import type { Engine } from './engine/types.js'
 import { createLogger, safeUrl, type Logger } from './log.js'
 import { buildServer, type Server } from './server.js'
+import type { ReloadResult } from './reload.js'
 
 /** How often idle keep-alive connections are closed while draining. */
 const IDLE_SWEEP_MS = 100
 
 export interface Roomgate {
-  readonly config: Config
+  /** The config running now (a reload changes its live keys). */
+  readonly config: Readonly<Config>
   readonly engine: Engine
   readonly app: FastifyInstance
   readonly server: Server
@@ -23,6 +25,8 @@ export interface Roomgate {
   readonly url: string
   /** The admin listener's `http://host:port`, when `admin.port` is set. */
   readonly adminUrl: string | undefined
+  /** Reads the config again (`load`) and applies what can change live: SIGHUP, `POST /admin/reload`. */
+  reload(): Promise<ReloadResult>
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>
 }
@@ -31,6 +35,8 @@ export interface StartOptions {
   logger?: Logger
   /** Where secrets named by the config (`*Env`) are read; `process.env` by default. */
   env?: NodeJS.ProcessEnv
+  /** Reads the config again for a reload, as it was read for the start; without it a reload is refused. */
+  load?: () => Readonly<Config>
 }
 
 export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
@@ -38,7 +44,7 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
   const engine = await createEngine(config, log)
   let server: Server | undefined
   try {
-    server = await buildServer(config, engine, log, options.env)
+    server = await buildServer(config, engine, log, { env: options.env, load: options.load })
     await server.app.listen({ port: config.port, host: config.host })
     await server.admin?.listen({ port: config.admin.port, host: config.admin.host })
     await server.start()
@@ -94,7 +100,18 @@ export async function startRoomgate(config: Config, options: StartOptions = {}):
     return closed
   }
 
-  return { config, engine, app, server, url, adminUrl, close }
+  return {
+    get config() {
+      return server.config
+    },
+    engine,
+    app,
+    server,
+    url,
+    adminUrl,
+    reload: () => server.reload(),
+    close,
+  }
 }
 
 /** `http://host:port` of a listening app, with a reachable host for a wildcard address. */

@@ -18,7 +18,9 @@ import { registerEventSchemas, registerOpenApi, registerSchemas } from './openap
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
+import { ProxyTable } from './proxy/routes.js'
 import { ipRateLimit } from './ratelimit/http.js'
+import { RateRules } from './ratelimit/rules.js'
 import { registerRealtime, type Realtime } from './realtime/index.js'
 import { registerRooms, type Rooms } from './rooms/index.js'
 import { registerAssets } from './assets/index.js'
@@ -29,7 +31,17 @@ import { registerDashboard } from './dashboard/index.js'
 import { FailureLog } from './upstream/failure-log.js'
 import { FailureBudget } from './auth/failures.js'
 import { Upstreams } from './upstream/pools.js'
+import { AuthSecrets } from './auth/tokens.js'
 import { VERSION } from './version.js'
+import { Reloader, registerReloadRoute, type ReloadResult } from './reload.js'
+import { credentialGuard } from './auth/credentials.js'
+
+export interface ServerOptions {
+  /** Where secrets named by the config (`*Env`) are read; `process.env` by default. */
+  env?: NodeJS.ProcessEnv
+  /** Reads the config again for a reload (SIGHUP, POST /admin/reload); without it a reload is refused. */
+  load?: () => Readonly<Config>
+}
 
 export interface Server {
   app: FastifyInstance
@@ -43,15 +55,21 @@ export interface Server {
   upstreams: Upstreams
   registry: Registry
   frontDoor: FrontDoor
+  /** The config running now (a reload changes its live keys). */
+  readonly config: Readonly<Config>
+  /** Reads the config again and applies what can change live; see reload.ts. */
+  reload(): Promise<ReloadResult>
   /** Marks the instance as draining: readiness fails and new requests get 503. */
   beginClose(): void
   /** Starts background loops; call after listen. */
   start(): Promise<void>
 }
 
-export async function buildServer(config: Config, engine: Engine, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Server> {
+export async function buildServer(config: Readonly<Config>, engine: Engine, log: Logger, options: ServerOptions = {}): Promise<Server> {
+  const env = options.env ?? process.env
   let closing = false
   const isClosing = () => closing
+  const proxyTable = new ProxyTable()
 
   const app = Fastify({
     ...serverOptions(config.http),
@@ -69,6 +87,7 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     // Strict bodies: a wrong type or an unknown field is a 400, never silently fixed or dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     frameworkErrors: frameworkError,
+    routerOptions: { constraints: { proxied: proxyTable.constraint() } },
   })
   installErrorHandling(app)
   // First, so its checks run before any route's and it sees every route as it is added.
@@ -97,17 +116,24 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     'status',
   ])
   const failures = new FailureLog(log)
+  const secrets = new AuthSecrets(config.auth)
   const failedAuth = new FailureBudget({ store: engine.rateLimits, ...config.auth.failedAttempts, rejected: rateLimited.child('auth'), log })
   const upstreams = new Upstreams(config.services, config.httpTimeoutSeconds * 1000)
 
-  const probes = { engine, registry, isClosing }
+  // Its apply (below) reaches capabilities built further down: a reload comes only once they are.
+  const reloader = new Reloader({ config, load: options.load, apply, log, registry })
+  const reload = () => (closing ? Promise.reject(new RoomgateError('shutting_down')) : reloader.reload())
+  const probes = { engine, registry, isClosing, config: () => reloader.info }
   registerProbes(app, { ...probes, metrics: config.admin.port === undefined })
   const admin = config.admin.port === undefined ? undefined : buildAdmin(probes, log)
+  // Where /metrics is: on the admin listener when there is one.
+  registerReloadRoute(admin ?? app, reload, credentialGuard('bearer', secrets, failedAuth)!)
 
   // One per-IP bucket for everything a client asks over HTTP: proxied calls and WebSocket upgrades.
+  const rateRules = new RateRules(config.rateLimit)
   const ipLimit = ipRateLimit({
     limiter: 'http',
-    rule: config.rateLimit,
+    rule: rateRules.perIp,
     store: engine.rateLimits,
     rejected: rateLimited.child('http'),
     log,
@@ -124,11 +150,13 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     failures,
     log,
     ipRateLimit: ipLimit,
+    rateRules,
     failedAuth,
     devices,
+    secrets,
   })
 
-  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth })
+  const rooms = registerRooms(app, { config, engine, realtime, registry, log, ipRateLimit: ipLimit, failedAuth, secrets })
   if (config.assets.dir !== undefined) await registerAssets(app, config.assets.dir)
 
   const lucid = new Lucid(config.jobs.backendWsUrl, log.child({ capability: 'backend-stats' }))
@@ -141,21 +169,22 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     // The same bucket, refused in seed 002's words.
     ipRateLimit: ipRateLimit({
       limiter: 'http',
-      rule: config.rateLimit,
+      rule: rateRules.perIp,
       store: engine.rateLimits,
       rejected: rateLimited.child('http'),
       log,
       refusal: 'jobs_rate_limited',
     }),
     failedAuth,
+    secrets,
     rateLimited,
     backend: () => lucid.backend(),
   })
   const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
-  const dashboard = registerDashboard(app, { config, engine, realtime, health: feed.health, status, rateLimited, failedAuth, log })
+  const dashboard = registerDashboard(app, { config: () => reloader.config, engine, realtime, health: { all: () => feed.health.all() }, status, rateLimited, failedAuth, secrets, log })
 
-  await registerProxy(app, {
+  const proxy = await registerProxy(app, {
     devices,
     config,
     upstreams,
@@ -165,12 +194,29 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     rateLimit: ipLimit,
     frontDoor,
     failedAuth,
+    secrets,
+    table: proxyTable,
   })
 
   registerClientRoute(app)
 
   // Every capability has registered its /ws events: document their payloads.
   registerEventSchemas(app, realtime.local)
+
+  /** The live keys of a planned reload, to the capabilities that hold them. */
+  async function apply(next: Readonly<Config>, changed: readonly string[]): Promise<void> {
+    // The one step that can fail (a key file gone since the load): first, so a failure changes nothing.
+    await devices.reload(next.auth.devices)
+    secrets.reload(next.auth)
+    rateRules.reload(next.rateLimit)
+    upstreams.reload(next.services)
+    proxy.reload(next.proxy.routes)
+    realtime.reload(next)
+    rooms.reload(next)
+    status.reload(next)
+    // It starts every check again: only when they changed.
+    if (changed.includes('health')) await feed.reload(next)
+  }
 
   // After the server has stopped and drained: loops, then pools. The loops are
   // independent, and each may wait on a stalled Redis, so they stop together.
@@ -192,6 +238,10 @@ export async function buildServer(config: Config, engine: Engine, log: Logger, e
     upstreams,
     registry,
     frontDoor,
+    get config() {
+      return reloader.config
+    },
+    reload,
     beginClose: () => {
       closing = true
     },

@@ -1,7 +1,8 @@
 /**
- * Process lifecycle: graceful shutdown on SIGTERM/SIGINT, immediate exit on a
- * second signal, and a crash (uncaught exception or rejection) turned into a
- * logged, drained, non-zero exit so a supervisor restarts the process.
+ * Process lifecycle: a config reload on SIGHUP, graceful shutdown on
+ * SIGTERM/SIGINT, immediate exit on a second signal, and a crash (uncaught
+ * exception or rejection) turned into a logged, drained, non-zero exit so a
+ * supervisor restarts the process.
  */
 import type { Logger } from './log.js'
 
@@ -13,7 +14,7 @@ export const SHUTDOWN_MARGIN_MS = 5_000
  * or a crash. If the shutdown itself hangs for longer than `graceMs`, it gives
  * up and resolves 1: a process that cannot stop must not linger.
  */
-export function untilSignal(instance: { close(): Promise<void> }, log: Logger, graceMs: number): Promise<number> {
+export function untilSignal(instance: { close(): Promise<void>; reload(): Promise<unknown> }, log: Logger, graceMs: number): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false
     let code = 0
@@ -39,6 +40,12 @@ export function untilSignal(instance: { close(): Promise<void> }, log: Logger, g
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
+    // The reload logs its own outcome; a config that will not load is not a crash.
+    process.on('SIGHUP', () => {
+      if (stopping) return
+      log.info('SIGHUP: reloading the config')
+      instance.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'))
+    })
     // A bug, not a client: log it, drain what we can, exit non-zero so a supervisor restarts us.
     const crash = (err: unknown, kind: string) => {
       log.fatal({ err }, kind)

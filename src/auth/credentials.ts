@@ -3,11 +3,11 @@
  * from the caller's failure budget (failures.ts) when the credential is wrong,
  * and refused unchecked while that budget is spent.
  */
-import type { onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import { RoomgateError } from '../errors.js'
 import type { DeviceVerifier, VerifiedDevice } from './device-identity.js'
 import type { FailureBudget } from './failures.js'
-import { bearerToken, SecretSet } from './tokens.js'
+import { bearerToken, type AuthSecrets } from './tokens.js'
 
 export type AuthKind = 'none' | 'bearer' | 'apiKey'
 
@@ -54,11 +54,11 @@ export function guard(budget: FailureBudget, check: (headers: Record<string, str
 /** A hook that requires `Authorization: Bearer <token>` or `X-API-Key: <key>`; undefined for `none`. */
 export function credentialGuard(
   kind: AuthKind,
-  secrets: { bearerTokens: readonly string[]; apiKeys: readonly string[] },
+  secrets: Pick<AuthSecrets, 'bearerTokens' | 'apiKeys'>,
   budget: FailureBudget,
 ): onRequestHookHandler | undefined {
   if (kind === 'bearer') {
-    const tokens = new SecretSet(secrets.bearerTokens)
+    const tokens = secrets.bearerTokens
     return guard(
       budget,
       (headers) => tokens.has(bearerToken(single(headers.authorization))),
@@ -66,7 +66,7 @@ export function credentialGuard(
     )
   }
   if (kind === 'apiKey') {
-    const keys = new SecretSet(secrets.apiKeys)
+    const keys = secrets.apiKeys
     return guard(
       budget,
       (headers) => keys.has(single(headers['x-api-key'])),
@@ -82,11 +82,15 @@ export function credentialGuard(
  * refused token spends from the budget like any wrong credential (verifyWith);
  * the verifier's own refusal (`token_invalid`, `token_expired`) is the answer.
  */
-export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestAsyncHookHandler {
-  return async (request) => {
+export function deviceGuard(devices: DeviceVerifier, budget: FailureBudget): onRequestHookHandler {
+  return (request, _reply, done: Done) => {
     const token = bearerToken(single(request.headers.authorization))
-    request.verifiedDevice = await verifyWith(budget, request.ip, () =>
-      token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token),
+    verifyWith(budget, request.ip, () => (token === undefined ? Promise.reject(new RoomgateError('token_missing')) : devices.verify(token))).then(
+      (device) => {
+        request.verifiedDevice = device
+        done()
+      },
+      (err: Error) => done(err),
     )
   }
 }

@@ -40,10 +40,66 @@ export interface DeviceVerifierDeps {
 }
 
 /** Throws a `ConfigError` naming the key when a configured secret or key file cannot be used. */
-export function createDeviceVerifier(devices: DevicesConfig, deps: DeviceVerifierDeps): DeviceVerifier {
+export function createDeviceVerifier(devices: DevicesConfig, deps: DeviceVerifierDeps): ReloadableVerifier {
+  return new ReloadableVerifier(tokenVerifier(devices, deps), deps)
+}
+
+function tokenVerifier(devices: DevicesConfig, deps: DeviceVerifierDeps): TokenVerifier {
   const { keys, problems } = loadDeviceKeys(devices, deps.env)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return new TokenVerifier(devices, keys, deps)
+}
+
+/**
+ * The verifier roomgate holds. A config reload builds a new one from
+ * `auth.devices` (its secret and key files read again), reads its JWKS, and
+ * only then puts it in place; a check already under way ends with the keys
+ * it began with.
+ */
+export class ReloadableVerifier implements DeviceVerifier {
+  private started = false
+  private closed = false
+
+  constructor(
+    private current: TokenVerifier,
+    private readonly deps: DeviceVerifierDeps,
+  ) {}
+
+  get enabled(): boolean {
+    return this.current.enabled
+  }
+
+  get required(): boolean {
+    return this.current.required
+  }
+
+  get leewayMs(): number {
+    return this.current.leewayMs
+  }
+
+  verify(token: string): Promise<VerifiedDevice> {
+    return this.current.verify(token)
+  }
+
+  async start(): Promise<void> {
+    this.started = true
+    await this.current.start()
+  }
+
+  close(): void {
+    this.closed = true
+    this.current.close()
+  }
+
+  /** Throws a `ConfigError` (and keeps the keys in use) when a secret or key file cannot be used. */
+  async reload(devices: DevicesConfig): Promise<void> {
+    const next = tokenVerifier(devices, this.deps)
+    if (this.started) await next.start()
+    if (this.closed) return next.close()
+    const previous = this.current
+    this.current = next
+    previous.close()
+  }
 }
 
 /** Why a token was refused; `detail` is for a debug log and never quotes the token. */

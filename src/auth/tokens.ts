@@ -15,10 +15,15 @@ export function safeEqual(presented: string, expected: string): boolean {
 
 /** A set of accepted secrets (bearer tokens, API keys), looked up by digest. */
 export class SecretSet {
-  private readonly digests: Set<string>
+  private digests: Set<string>
 
   constructor(secrets: readonly string[]) {
-    this.digests = new Set(secrets.map((s) => hash('sha256', s, 'base64')))
+    this.digests = digests(secrets)
+  }
+
+  /** A config reload: every check that holds this set takes the new secrets from its next call. */
+  replace(secrets: readonly string[]): void {
+    this.digests = digests(secrets)
   }
 
   get size(): number {
@@ -28,6 +33,36 @@ export class SecretSet {
   has(presented: string | undefined): boolean {
     return presented !== undefined && presented !== '' && this.digests.has(hash('sha256', presented, 'base64'))
   }
+}
+
+const digests = (secrets: readonly string[]) => new Set(secrets.map((s) => hash('sha256', s, 'base64')))
+
+/**
+ * The secrets of `auth`, one set each, shared by every check that takes them
+ * (proxy routes, the rooms and jobs APIs, the dashboard, /internal/broadcast),
+ * so a reload reaches all of them at once.
+ */
+export class AuthSecrets {
+  readonly bearerTokens = new SecretSet([])
+  readonly apiKeys = new SecretSet([])
+  /** Empty while `auth.internalToken` is '': the internal API then refuses every call. */
+  readonly internalToken = new SecretSet([])
+
+  constructor(auth: AuthSecretsConfig) {
+    this.reload(auth)
+  }
+
+  reload(auth: AuthSecretsConfig): void {
+    this.bearerTokens.replace(auth.bearerTokens)
+    this.apiKeys.replace(auth.apiKeys)
+    this.internalToken.replace(auth.internalToken === '' ? [] : [auth.internalToken])
+  }
+}
+
+export interface AuthSecretsConfig {
+  bearerTokens: readonly string[]
+  apiKeys: readonly string[]
+  internalToken: string
 }
 
 /** The token of an `Authorization: Bearer <token>` header. */

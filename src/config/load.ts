@@ -236,7 +236,8 @@ function unique(xs: string[]): string[] {
   return [...new Set(xs)]
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes every object of the tree not frozen already (subtrees taken from a frozen config stay as they are). */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value)
     for (const v of Object.values(value)) deepFreeze(v)

@@ -15,9 +15,10 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { FailureBudget } from '../auth/failures.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
-import type { HealthMonitor } from '../health/monitor.js'
+import type { CheckSnapshot } from '../health/types.js'
 import type { Logger } from '../log.js'
 import type { Counter } from '../metrics/registry.js'
 import type { Client } from '../realtime/client.js'
@@ -35,15 +36,19 @@ import { Watchers } from './watchers.js'
 export const DASHBOARD_INTERVAL_MS = 1_000
 
 export interface DashboardDeps {
-  config: Config
+  /** The config running now: a reload changes the pools and the status sources. */
+  config: () => Readonly<Config>
   engine: Engine
   realtime: Realtime
-  health: HealthMonitor
+  /** The checks of the health monitor running now. */
+  health: { all(): CheckSnapshot[] }
   status: Status
   /** `roomgate_rate_limited_total`, by scope. */
   rateLimited: Counter
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** The credentials that let a connection watch: auth.bearerTokens and auth.apiKeys. */
+  secrets: AuthSecrets
   log: Logger
 }
 
@@ -76,11 +81,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   )
   const sources: SnapshotSources = {
     engine,
-    rooms: paced(() => roomsView({ config: config.rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared }), DASHBOARD_INTERVAL_MS - 100),
+    rooms: paced(() => roomsView({ config: config().rooms, exclusive: engine.rooms.exclusive, shared: engine.rooms.shared }), DASHBOARD_INTERVAL_MS - 100),
     health: deps.health,
     history,
     status: {
-      sources: config.status.sources,
+      sources: () => config().status.sources,
       cache: engine.statusCache,
       failure: (slug) => deps.status.service.failure(slug),
     },
@@ -118,8 +123,8 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   const watchers = new Watchers({
     hub: realtime.hub,
     local: realtime.local,
-    bearerTokens: config.auth.bearerTokens,
-    apiKeys: config.auth.apiKeys,
+    bearerTokens: deps.secrets.bearerTokens,
+    apiKeys: deps.secrets.apiKeys,
     failedAuth: deps.failedAuth,
     subscribed: sendFirst,
   })

@@ -25,7 +25,8 @@ export interface SnapshotSources {
   health: { all(): CheckSnapshot[] }
   history: HealthHistory
   status: {
-    sources: readonly StatusSourceConfig[]
+    /** As the last reload left them. */
+    sources: () => readonly StatusSourceConfig[]
     cache: StatusCacheStore
     /** This instance's last failed read of a source, while it keeps failing. */
     failure(slug: string): { at: number; error: string } | undefined
@@ -162,7 +163,7 @@ function healthRow(c: CheckSnapshot, history: LatencySeries): HealthRow {
 }
 
 async function statusRows(s: SnapshotSources, subscribers: ReadonlyArray<Record<string, number>>): Promise<StatusRow[]> {
-  const sources = s.status.sources.slice(0, MAX_STATUS_SOURCES)
+  const sources = s.status.sources().slice(0, MAX_STATUS_SOURCES)
   return Promise.all(
     sources.map(async (source): Promise<StatusRow> => {
       const cached = source.active ? await s.status.cache.get(source.slug) : undefined

@@ -9,7 +9,7 @@
  */
 import Type from 'typebox'
 import type { FailureBudget } from '../auth/failures.js'
-import { SecretSet } from '../auth/tokens.js'
+import type { SecretSet } from '../auth/tokens.js'
 import { RoomgateError } from '../errors.js'
 import type { Client } from '../realtime/client.js'
 import { verifyClient } from '../realtime/credentials.js'
@@ -20,20 +20,15 @@ import { topics } from '../realtime/topics.js'
 export interface WatcherOptions {
   hub: Hub
   local: LocalEvents
-  bearerTokens: readonly string[]
-  apiKeys: readonly string[]
+  bearerTokens: SecretSet
+  apiKeys: SecretSet
   failedAuth: FailureBudget
   /** A connection was let in: send it the current snapshot. */
   subscribed: (client: Client) => void
 }
 
 export class Watchers {
-  private readonly tokens: SecretSet
-  private readonly keys: SecretSet
-
   constructor(private readonly o: WatcherOptions) {
-    this.tokens = new SecretSet(o.bearerTokens)
-    this.keys = new SecretSet(o.apiKeys)
     o.local.register({
       name: 'dashboard.subscribe',
       summary: 'Watch the dashboard, with one of auth.bearerTokens (token) or auth.apiKeys (api_key)',
@@ -64,11 +59,11 @@ export class Watchers {
   }
 
   private async subscribe(client: Client, token: string | undefined, key: string | undefined): Promise<{ subscribed: true }> {
-    if (this.tokens.size === 0 && this.keys.size === 0) {
+    if (this.o.bearerTokens.size === 0 && this.o.apiKeys.size === 0) {
       throw new RoomgateError('dashboard_not_configured')
     }
     // Both are checked, whatever the first says: the time taken does not tell which set matched.
-    const matches = () => Number(this.tokens.has(token)) + Number(this.keys.has(key)) > 0
+    const matches = () => Number(this.o.bearerTokens.has(token)) + Number(this.o.apiKeys.has(key)) > 0
     try {
       await verifyClient(this.o.failedAuth, client, matches, new RoomgateError('dashboard_credentials_wrong'))
     } catch (err) {

@@ -45,7 +45,7 @@ export async function startDemo(): Promise<number> {
     throw err
   }
   const log = createLogger(config.logLevel)
-  const instance = await startRoomgate(config, { logger: log })
+  const instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
   // The demo backend serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
   const services = await startDemoServices({
     port: Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT,
@@ -82,6 +82,7 @@ export async function startDemo(): Promise<number> {
         await instance.close()
         for (const s of [services, ...extra]) await new Promise((resolve) => s.close(resolve))
       },
+      reload: () => instance.reload(),
     },
     log,
     config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS,

@@ -12,9 +12,14 @@ interface CompiledRoute {
 }
 
 export class EventRouter {
-  private readonly routes: CompiledRoute[]
+  private routes: CompiledRoute[] = []
 
   constructor(routes: readonly EventRouteConfig[]) {
+    this.reload(routes)
+  }
+
+  /** A config reload: the next event is routed by the new table. */
+  reload(routes: readonly EventRouteConfig[]): void {
     this.routes = routes.map((r) => ({
       exact: new Set(r.match.filter((p) => !p.endsWith('*'))),
       // `lobby.*` keeps its dot: it matches `lobby.create`, never `lobbyist`.

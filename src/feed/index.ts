@@ -2,7 +2,8 @@
  * Seed 002's health and metrics: the health checks (S3 HeadBucket and HTTP),
  * the backend's LucidLink throughput (BACKEND_WS_URL) or, without a backend,
  * the cache workers' own read rate, `GET /api/v1/health`, `/api/v1/metrics`,
- * `/api/v1/metrics/s3`, and the metrics feed on /ws.
+ * `/api/v1/metrics/s3`, and the metrics feed on /ws. A config reload that
+ * changes the health section replaces the monitor: the checks start again.
  */
 import { HEALTH_SCHEMA, METRICS_SCHEMA, S3_SCHEMA } from './schemas.js'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -70,8 +71,11 @@ export interface FeedDeps {
 }
 
 export interface Feed {
-  health: HealthMonitor
+  /** The monitor running now (a reload replaces it). */
+  readonly health: HealthMonitor
   feed: MetricsFeed
+  /** A config reload of the health section: a new monitor starts, then the old one stops. */
+  reload(next: Config): Promise<void>
   start(): void
   close(): Promise<void>
 }
@@ -106,16 +110,19 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
     lucidLink: lucidLink(),
     s3Health: s3View(health.s3(), false),
   }))
-  const health: HealthMonitor = new HealthMonitor({
-    config: deps.config.health,
-    env: deps.env,
-    log,
-    registry: deps.registry,
-    onUpdate: (s) => {
-      if (s.name === health.s3()?.name) metricsFeed.push({ type: 's3-health', s3Health: s3View(s, false) })
-      else metricsFeed.push({ type: 'health-check', check: s })
-    },
-  })
+  const monitor = (config: Config['health']): HealthMonitor =>
+    new HealthMonitor({
+      config,
+      env: deps.env,
+      log,
+      registry: deps.registry,
+      onUpdate: (s) => {
+        if (s.name === health.s3()?.name) metricsFeed.push({ type: 's3-health', s3Health: s3View(s, false) })
+        else metricsFeed.push({ type: 'health-check', check: s })
+      },
+    })
+  let health = monitor(deps.config.health)
+  let started = false
 
   let lastPushed = ''
   const lucidTimer = setInterval(() => {
@@ -165,9 +172,19 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
   }))
 
   return {
-    health,
+    get health() {
+      return health
+    },
     feed: metricsFeed,
+    async reload(next) {
+      const previous = health
+      health = monitor(next.health)
+      if (started) health.start()
+      await previous.close()
+      previous.forgetAllBut(health)
+    },
     start() {
+      started = true
       health.start()
       lucid.start()
     },

@@ -9,7 +9,7 @@
 import { Agent } from 'undici'
 import type { HealthConfig } from '../config/health-schema.js'
 import type { Logger } from '../log.js'
-import type { CounterChild, Gauge, GaugeChild, Registry } from '../metrics/registry.js'
+import type { Counter, CounterChild, Gauge, GaugeChild, Registry } from '../metrics/registry.js'
 import { credentialsFromEnv, type CredentialSource } from './credentials.js'
 import { HttpCheck } from './http-check.js'
 import { S3Check } from './s3-check.js'
@@ -55,7 +55,9 @@ export class HealthMonitor {
    * (Node 20), a few dozen bytes per run, forever.
    */
   private readonly runs = new Set<AbortController>()
+  private readonly upGauge: Gauge
   private readonly latencyGauge: Gauge
+  private readonly runCounter: Counter
   private readonly seedCheck: string | undefined
   private started = false
   private closed: Promise<void> | undefined
@@ -71,13 +73,13 @@ export class HealthMonitor {
     const s3Credentials = () => (credentials ??= credentialsFromEnv(o.env, { timeoutMs, log: o.log }))
     this.seedCheck = specs.find((s) => s.kind === 's3')?.name
 
-    const up = o.registry.gauge('roomgate_health_check_up', 'Whether the last run of a health check passed (1) or failed (0).', ['check'])
+    const up = (this.upGauge = o.registry.gauge('roomgate_health_check_up', 'Whether the last run of a health check passed (1) or failed (0).', ['check']))
     this.latencyGauge = o.registry.gauge(
       'roomgate_health_check_latency_seconds',
       'Latency of the last answered run of a health check.',
       ['check'],
     )
-    const runs = o.registry.counter('roomgate_health_checks_total', 'Health check runs by result.', ['check', 'result'])
+    const runs = (this.runCounter = o.registry.counter('roomgate_health_checks_total', 'Health check runs by result.', ['check', 'result']))
 
     for (const spec of specs) {
       const check: Check =
@@ -136,6 +138,17 @@ export class HealthMonitor {
       await this.credentials?.close()
     })()
     return this.closed
+  }
+
+  /** After a reload replaced this monitor by `next`: drops the metric series of the checks `next` does not run. */
+  forgetAllBut(next: HealthMonitor): void {
+    for (const name of this.entries.keys()) {
+      if (next.entries.has(name)) continue
+      this.upGauge.remove(name)
+      this.latencyGauge.remove(name)
+      this.runCounter.remove(name, 'ok')
+      this.runCounter.remove(name, 'fail')
+    }
   }
 
   all(): CheckSnapshot[] {

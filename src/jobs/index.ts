@@ -8,7 +8,7 @@ import { hash } from 'node:crypto'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
 import type { FailureBudget } from '../auth/failures.js'
-import { SecretSet } from '../auth/tokens.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
 import { RoomgateError } from '../errors.js'
@@ -38,6 +38,8 @@ export interface JobsDeps {
   ipRateLimit: onRequestHookHandler
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** auth.apiKeys, as a reload leaves them. */
+  secrets: AuthSecrets
   rateLimited: Counter
   /** Throughput reported by the backend (BACKEND_WS_URL), when fresh. */
   backend: () => { bps: number; at: number } | null
@@ -94,7 +96,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     rate: (instance, bps, at) => rates.set(instance, { bps, at }),
   })
 
-  const keyGuard = credentialGuard('apiKey', config.auth, deps.failedAuth)!
+  const keyGuard = credentialGuard('apiKey', deps.secrets, deps.failedAuth)!
   registerJobRoutes(app, {
     store: engine.jobs,
     root: jobs.root,
@@ -119,7 +121,7 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
     },
   })
 
-  const keys = new SecretSet(config.auth.apiKeys)
+  const keys = deps.secrets.apiKeys
   const { local } = deps.realtime
   local.register({
     name: 'job.subscribe',

@@ -1,7 +1,10 @@
 /**
  * A small Prometheus registry. Hot paths resolve a labelled child once
  * (`counter.child('lobby', '200')`) and then only add to numbers; rendering the
- * text format happens only when /metrics is scraped.
+ * text format happens only when /metrics is scraped. A metric registered again
+ * with the same kind and labels is the one already there, so a part rebuilt by
+ * a config reload (a health monitor, a device token verifier) keeps counting
+ * into the same series; any other reuse of a name is a bug, and throws.
  */
 type Values = readonly string[]
 
@@ -39,6 +42,11 @@ abstract class Metric<C> {
       this.children.set(key, entry)
     }
     return entry.child
+  }
+
+  /** Drops the series for these label values (a health check a reload removed). */
+  remove(...values: string[]): void {
+    this.children.delete(values.join('\u0000'))
   }
 
   protected abstract create(): C
@@ -189,8 +197,12 @@ export class Registry {
   }
 
   private add<M extends Metric<unknown>>(metric: M): M {
-    if (this.metrics.has(metric.name)) throw new Error(`metric ${metric.name} registered twice`)
-    this.metrics.set(metric.name, metric)
-    return metric
+    const known = this.metrics.get(metric.name)
+    if (!known) {
+      this.metrics.set(metric.name, metric)
+      return metric
+    }
+    if (known.constructor === metric.constructor && known.labelNames.join() === metric.labelNames.join()) return known as M
+    throw new Error(`metric ${metric.name} registered twice`)
   }
 }

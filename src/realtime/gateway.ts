@@ -13,7 +13,7 @@ import type { Client } from './client.js'
 import type { Hub } from './hub.js'
 import type { LocalEvents } from './local-events.js'
 import type { RateLimitStore, Verdict } from '../ratelimit/store.js'
-import type { RateRule } from '../ratelimit/token-bucket.js'
+import type { RateRules } from '../ratelimit/rules.js'
 import { errorFrame, parseInbound, responseFrame, safeStringify, type Inbound, type RequestId } from './protocol.js'
 import type { RealtimeMetrics } from './metrics.js'
 
@@ -29,8 +29,8 @@ export interface GatewayDeps {
   timeoutMs: number
   /** Service calls one connection may have waiting. */
   maxInflight: number
-  /** The device's own bucket across its connections and instances (rateLimit.perDevice). */
-  perDevice: RateRule | undefined
+  /** `perDevice`: the device's own bucket across its connections and instances (rateLimit.perDevice). */
+  rules: Pick<RateRules, 'perDevice'>
   rateLimits: RateLimitStore
 }
 
@@ -60,7 +60,7 @@ export class Gateway {
     }
 
     const message = parsed.message
-    const { perDevice } = this.deps
+    const { perDevice } = this.deps.rules
     if (perDevice && client.deviceId !== undefined) {
       const verdict = this.deps.rateLimits.take('device', client.deviceId, perDevice)
       if (!(verdict instanceof Promise)) return this.limited(client, message, verdict)

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fast
 import type { WebSocket } from 'ws'
 import type { DeviceVerifier, VerifiedDevice } from '../auth/device-identity.js'
 import type { FailureBudget } from '../auth/failures.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import { internalTokenGuard } from '../auth/internal.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
@@ -18,6 +19,7 @@ import { RoomgateError } from '../errors.js'
 import { EventRouter } from '../events/routing.js'
 import type { Logger } from '../log.js'
 import type { Counter, Histogram, Registry } from '../metrics/registry.js'
+import type { RateRules } from '../ratelimit/rules.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { Broadcaster } from './broadcast.js'
@@ -56,10 +58,14 @@ export interface RealtimeDeps {
   log: Logger
   /** The per-IP HTTP limit, applied to upgrade requests too. */
   ipRateLimit: onRequestHookHandler
+  /** Each connection's bucket (per IP's rule) and the per-device one. */
+  rateRules: RateRules
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
   /** Device tokens (auth.devices). */
   devices: DeviceVerifier
+  /** auth.internalToken, for /internal/broadcast. */
+  secrets: AuthSecrets
 }
 
 export interface Realtime {
@@ -67,6 +73,8 @@ export interface Realtime {
   /** Where other capabilities add the events roomgate answers itself. */
   local: LocalEvents
   broadcaster: Broadcaster
+  /** A config reload: the event routing table. */
+  reload(next: Config): void
   start(): Promise<void>
   close(): Promise<void>
   /** Cuts every connection still open (after the drain timeout). */
@@ -83,14 +91,15 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   const hub = new Hub()
   const local = new LocalEvents()
   const metrics = new RealtimeMetrics(deps.registry, hub, deps.upstreamLatency, deps.rateLimited)
+  const router = new EventRouter(config.events.routes)
   const gateway = new Gateway({
     hub,
     local,
     metrics,
     log,
     rateLimits: deps.engine.rateLimits,
-    perDevice: config.rateLimit.perDevice,
-    router: new EventRouter(config.events.routes),
+    rules: deps.rateRules,
+    router,
     upstreams: deps.upstreams,
     failures: deps.failures,
     timeoutMs: config.httpTimeoutSeconds * 1000,
@@ -180,7 +189,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
         return
       }
       const client = new Client(socket, request.ip, {
-        rateLimit: config.rateLimit,
+        rateLimit: deps.rateRules.perIp,
         maxBufferedBytes: config.ws.maxBufferedBytes,
         onDisconnect,
       })
@@ -208,12 +217,15 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
   })
 
-  registerBroadcastRoute(app, broadcaster, internalTokenGuard(config.auth.internalToken, deps.failedAuth))
+  registerBroadcastRoute(app, broadcaster, internalTokenGuard(deps.secrets.internalToken, deps.failedAuth))
 
   return {
     hub,
     local,
     broadcaster,
+    reload(next) {
+      router.reload(next.events.routes)
+    },
     async start() {
       liveness.start()
       await broadcaster.start()

@@ -17,7 +17,8 @@ export function cleanInterval(idleMs: number): number {
 }
 
 export interface CleanerOptions {
-  pools: readonly SharedPoolSpec[]
+  /** The shared pools, as the last reload left them. */
+  pools: ReadonlyMap<string, SharedPoolSpec>
   idleMs: number
   store: SharedStore
   released: Counter
@@ -47,7 +48,7 @@ export class Cleaner {
 
   /** Every pool, even when one fails; the first failure is rethrown after all ran. */
   private async each(work: (pool: SharedPoolSpec) => Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(this.o.pools.map(work))
+    const results = await Promise.allSettled([...this.o.pools.values()].map(work))
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
   }

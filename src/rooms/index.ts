@@ -1,15 +1,16 @@
 /**
  * The rooms capability (seeds 000 and 003): pools of nodes, seed 000's API and
  * monitor on the legacy exclusive pool, seed 003's API and cleaner on shared
- * pools, presence over /ws and HTTP.
+ * pools, presence over /ws and HTTP. A config reload changes the pools and
+ * their nodes (see pools.ts); which pool is the legacy one, and the timings,
+ * need a restart.
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { credentialGuard } from '../auth/credentials.js'
-import { SecretSet } from '../auth/tokens.js'
+import type { AuthSecrets } from '../auth/tokens.js'
 import type { FailureBudget } from '../auth/failures.js'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../engine/types.js'
-import { RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Registry } from '../metrics/registry.js'
 import type { Realtime } from '../realtime/index.js'
@@ -20,9 +21,10 @@ import { LeaveTokens } from './leave-tokens.js'
 import { GatewayMonitor } from './monitor.js'
 import { NodeControl } from './node-control.js'
 import { Presence } from './presence.js'
+import { SharedPools } from './pools.js'
+import { DrainingStore } from './draining-store.js'
 import { RoomLock } from './room-lock.js'
 import { registerServerRoutes } from './server-routes.js'
-import type { SharedPoolSpec } from './types.js'
 import { registerRoomEvents } from './ws-events.js'
 
 export interface RoomsDeps {
@@ -35,6 +37,8 @@ export interface RoomsDeps {
   ipRateLimit: onRequestHookHandler
   /** The client IPs' budget of wrong credentials. */
   failedAuth: FailureBudget
+  /** auth.bearerTokens, as a reload leaves them. */
+  secrets: AuthSecrets
 }
 
 export interface Rooms {
@@ -43,6 +47,8 @@ export interface Rooms {
   monitor: LeaderLoop | undefined
   /** The idle-room cleaner loop (one leader per cluster). */
   cleaner: LeaderLoop
+  /** A config reload: the pools, their nodes, and the legacy pool's node control. */
+  reload(next: Config): void
   start(): void
   close(): Promise<void>
 }
@@ -52,15 +58,9 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
   const { rooms } = config
   const log = deps.log.child({ capability: 'rooms' })
 
-  const shared = new Map<string, SharedPoolSpec>()
-  for (const [name, p] of Object.entries(rooms.pools)) {
-    if (p.strategy !== 'exclusive') shared.set(name, { name, strategy: p.strategy, nodes: p.nodes, capacity: p.capacity })
-  }
-  const poolOf = (name: unknown): SharedPoolSpec => {
-    const pool = shared.get(typeof name === 'string' ? name : rooms.serverPool)
-    if (pool && (name === undefined || typeof name === 'string')) return pool
-    throw new RoomgateError('pool_not_shared', { pool: JSON.stringify(name) })
-  }
+  const pools = new SharedPools(rooms)
+  const poolOf = (name: unknown) => pools.poolOf(name)
+  const store = new DrainingStore(engine.rooms.shared, pools.draining)
 
   const placements = registry.counter('roomgate_room_placements_total', 'Room placement requests, by pool and outcome', [
     'pool',
@@ -72,17 +72,21 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
 
   const control = new NodeControl(config.httpTimeoutSeconds * 1000)
   const ttlMs = Math.round(rooms.presenceTtlSeconds * 1000)
-  const presence = new Presence({ store: engine.rooms.shared, hub: deps.realtime.hub, holder: engine.instanceId, ttlMs, log })
+  const presence = new Presence({ store, hub: deps.realtime.hub, holder: engine.instanceId, ttlMs, log })
   presenceGauge.onCollect(() => presenceGauge.set(presence.size))
   registerRoomEvents(deps.realtime.local, presence, poolOf)
 
-  const bearer = credentialGuard('bearer', config.auth, deps.failedAuth)
+  const bearer = credentialGuard('bearer', deps.secrets, deps.failedAuth)
   const limited = (auth: onRequestHookHandler | undefined) => (auth ? [deps.ipRateLimit, auth] : [deps.ipRateLimit])
   let monitor: LeaderLoop | undefined
+  let reloadLegacy: ((next: Config) => void) | undefined
   const legacy = rooms.legacyPool === undefined ? undefined : rooms.pools[rooms.legacyPool]
   if (rooms.legacyPool !== undefined && legacy) {
+    const name = rooms.legacyPool
+    // One object the routes read on every call.
+    const pool = { name, nodes: legacy.nodes, startUrl: legacy.startUrl, stopUrl: legacy.stopUrl }
     registerLegacyRoutes(app, {
-      pool: { name: rooms.legacyPool, nodes: legacy.nodes, startUrl: legacy.startUrl, stopUrl: legacy.stopUrl },
+      pool,
       store: engine.rooms.exclusive,
       control,
       // The node call's deadline, plus a margin for Redis and the mapping's writes.
@@ -109,25 +113,31 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
       run: (signal) => gateways.poll(signal),
       onLead: () => gateways.adopt(),
     })
+    // The plan keeps the legacy pool in the pools (and its monitor interval as it is).
+    reloadLegacy = (next) => {
+      const p = next.rooms.pools[name]!
+      Object.assign(pool, { nodes: p.nodes, startUrl: p.startUrl, stopUrl: p.stopUrl })
+      gateways.reload({ nodes: p.nodes, progressUrl: p.progressUrl!, downAfterPolls: p.downAfterPolls })
+    }
   }
 
   registerServerRoutes(app, {
-    pools: shared,
+    pools: pools.specs,
     poolOf,
     legacyPool: rooms.legacyPool,
-    shared: engine.rooms.shared,
+    shared: store,
     exclusive: engine.rooms.exclusive,
     presenceTtlMs: ttlMs,
     onRequest: limited(rooms.serverApiAuth === 'bearer' ? bearer : undefined),
     bearer: rooms.serverApiAuth === 'bearer',
-    bearerTokens: new SecretSet(config.auth.bearerTokens),
-    leaveTokens: new LeaveTokens(engine.rooms.shared),
+    bearerTokens: deps.secrets.bearerTokens,
+    leaveTokens: new LeaveTokens(store),
     failedAuth: deps.failedAuth,
     placements,
   })
 
   const idleMs = rooms.idleTimeoutSeconds * 1000
-  const idle = new Cleaner({ pools: [...shared.values()], idleMs, store: engine.rooms.shared, released, log })
+  const idle = new Cleaner({ pools: pools.specs, idleMs, store, released, log })
   const cleaner = new LeaderLoop({
     name: 'rooms-cleaner',
     intervalMs: cleanInterval(idleMs),
@@ -141,6 +151,10 @@ export function registerRooms(app: FastifyInstance, deps: RoomsDeps): Rooms {
     presence,
     monitor,
     cleaner,
+    reload(next) {
+      pools.reload(next.rooms)
+      reloadLegacy?.(next)
+    },
     start() {
       presence.start()
       monitor?.start()

@@ -39,6 +39,11 @@ export class GatewayMonitor {
 
   constructor(private readonly o: MonitorOptions) {}
 
+  /** A config reload: the pool's nodes, progress URL and down threshold, from the next round. */
+  reload(pool: Pick<MonitorOptions, 'nodes' | 'progressUrl' | 'downAfterPolls'>): void {
+    Object.assign(this.o, pool)
+  }
+
   /** One round. Stops taking new mappings when `signal` aborts (this instance stopped leading). */
   async poll(signal?: AbortSignal): Promise<void> {
     if (performance.now() - this.lastAdopt >= ADOPT_INTERVAL_MS) await this.adopt()

@@ -11,7 +11,6 @@
  * dropped, and a bulk update that skips a version (a message lost while the
  * bus was down, say) makes the stream get the whole snapshot again.
  */
-import type { StatusSourceConfig } from '../config/status-schema.js'
 import type { Engine } from '../engine/types.js'
 import { channels } from '../engine/keys.js'
 import type { Logger } from '../log.js'
@@ -40,16 +39,12 @@ export class StatusChannel {
   private firstFrame: { version: number; frame: string } | undefined
 
   constructor(
-    private readonly source: StatusSourceConfig,
+    readonly slug: string,
     private readonly engine: Engine,
     private readonly service: StatusService,
     private readonly log: Logger,
     private readonly events: (event: string) => void,
   ) {}
-
-  get slug(): string {
-    return this.source.slug
-  }
 
   /**
    * Adds a subscriber: joins the bus and starts polling if it is the first,
@@ -137,7 +132,10 @@ export class StatusChannel {
 
   /** The leader's tick: reads the client API when the last read is `pollIntervalSeconds` old (the read announces changes). */
   private async pollIfDue(signal: AbortSignal): Promise<void> {
-    const interval = this.source.pollIntervalSeconds * 1000
+    // As the last reload left the source; one it removed is closed with its channel.
+    const source = this.service.source(this.slug)
+    if (!source) return
+    const interval = source.pollIntervalSeconds * 1000
     if (Date.now() - this.lastAttempt < interval) return
     const last = await this.engine.statusCache.get(this.slug)
     if (last && Date.now() - last.fetchedAt < interval) return

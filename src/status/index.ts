@@ -2,12 +2,15 @@
  * The status proxy (seed 004): public statuses of each configured project,
  * read from the client's API with its credentials, cached, and streamed to
  * SSE subscribers on every instance, with one poller per project for the
- * whole cluster while anyone watches.
+ * whole cluster while anyone watches. A config reload changes the sources:
+ * a changed one is read with its new settings from its next read, and the
+ * streams of one removed or made inactive end (a reconnect gets its 404).
  */
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { StatusSourceConfig } from '../config/status-schema.js'
 import type { Engine } from '../engine/types.js'
+import { RoomgateError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Counter, Registry } from '../metrics/registry.js'
 import { ipRateLimit } from '../ratelimit/http.js'
@@ -28,6 +31,8 @@ export interface StatusDeps {
 
 export interface Status {
   service: StatusService
+  /** A config reload: status.sources. */
+  reload(next: Config): void
   /** Subscribers on this instance, per slug. */
   subscribers(): Record<string, number>
   start(): void
@@ -50,7 +55,9 @@ export function registerStatus(app: FastifyInstance, deps: StatusDeps): Status {
   const channel = (slug: string): StatusChannel => {
     let c = channels.get(slug)
     if (!c) {
-      c = new StatusChannel(sources.get(slug)!, engine, service, log, (event) => events.child(slug, event).inc())
+      // A stream checked its slug before it waited for the cache: a reload may have removed it since.
+      if (!service.source(slug)) throw new RoomgateError('project_not_found')
+      c = new StatusChannel(slug, engine, service, log, (event) => events.child(slug, event).inc())
       channels.set(slug, c)
     }
     return c
@@ -88,6 +95,16 @@ export function registerStatus(app: FastifyInstance, deps: StatusDeps): Status {
   let counting: NodeJS.Timeout | undefined
   return {
     service,
+    reload(next) {
+      sources.clear()
+      for (const s of next.status.sources) sources.set(s.slug, s)
+      for (const [slug, c] of channels) {
+        if (service.source(slug)) continue
+        channels.delete(slug)
+        if (c.streams.size > 0) log.info({ slug, streams: c.streams.size }, 'status source removed or made inactive: its streams end')
+        void c.close()
+      }
+    },
     subscribers: () => Object.fromEntries([...channels].map(([slug, c]) => [slug, c.streams.size])),
     start() {
       keepalive = setInterval(() => {

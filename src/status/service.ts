@@ -13,6 +13,7 @@
  * full `status_update` (a refresh, a first read, or units that disappeared).
  */
 import type { StatusSourceConfig } from '../config/status-schema.js'
+import { RoomgateError } from '../errors.js'
 import type { Engine } from '../engine/types.js'
 import { channels } from '../engine/keys.js'
 import type { Logger } from '../log.js'
@@ -48,6 +49,7 @@ export class StatusService {
 
   constructor(
     private readonly engine: Engine,
+    /** status.sources by slug, as the last reload left them. */
     private readonly sources: ReadonlyMap<string, StatusSourceConfig>,
     private readonly env: NodeJS.ProcessEnv,
     private readonly log: Logger,
@@ -67,7 +69,7 @@ export class StatusService {
 
   /** Fresh statuses from the cache, or from the client API; stale ones if it fails or failed a moment ago. */
   async current(slug: string): Promise<Current> {
-    const ttl = this.sources.get(slug)!.cacheTtlSeconds * 1000
+    const ttl = this.known(slug).cacheTtlSeconds * 1000
     const cached = await this.engine.statusCache.get(slug)
     if (cached && Date.now() - cached.fetchedAt < ttl) return view(cached, false)
     if (Date.now() - (this.failedAt.get(slug) ?? 0) < ttl) return stale(cached)
@@ -97,7 +99,7 @@ export class StatusService {
   }
 
   private async readOnce(slug: string, force: boolean, signal?: AbortSignal): Promise<StatusSnapshot> {
-    const source = this.sources.get(slug)!
+    const source = this.known(slug)
     let answer
     try {
       answer = await fetchStatuses({ source, env: this.env, ...(signal ? { signal } : {}) })
@@ -135,6 +137,13 @@ export class StatusService {
       }
       if (attempt >= PUT_ATTEMPTS) return put.current ?? { statuses, fetchedAt, version: 0 }
     }
+  }
+
+  /** The source a route checked a moment ago; a reload may have removed it since. */
+  private known(slug: string): StatusSourceConfig {
+    const source = this.sources.get(slug)
+    if (!source) throw new RoomgateError('project_not_found')
+    return source
   }
 
   private async announce(slug: string, message: StatusMessage): Promise<void> {

@@ -9,15 +9,16 @@ export interface TestGate extends Roomgate {
   wsUrl: string
   /** Every log line, as JSON text. */
   logs: string[]
+  /** A config reload, as if the file now held these settings (instead of those it started with). */
+  reloadWith(settings: Record<string, unknown>): ReturnType<Roomgate['reload']>
 }
 
 const open = new Set<TestGate>()
 
 export async function startGate(settings: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestGate> {
-  const config = loadConfig({
-    settings: { port: 0, host: '127.0.0.1', logLevel: 'debug', ...settings },
-    env,
-  })
+  let current = settings
+  const load = () => loadConfig({ settings: { port: 0, host: '127.0.0.1', logLevel: 'debug', ...current }, env })
+  const config = load()
   const logs: string[] = []
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -26,8 +27,12 @@ export async function startGate(settings: Record<string, unknown> = {}, env: Nod
     },
   })
   const logger = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink)
-  const gate = await startRoomgate(config, { logger, env })
-  const test = Object.assign(gate, { wsUrl: gate.url.replace(/^http/, 'ws'), logs })
+  const gate = await startRoomgate(config, { logger, env, load })
+  const reloadWith = (next: Record<string, unknown>) => {
+    current = next
+    return gate.reload()
+  }
+  const test = Object.assign(gate, { wsUrl: gate.url.replace(/^http/, 'ws'), logs, reloadWith })
   open.add(test)
   return test
 }

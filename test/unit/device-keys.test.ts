@@ -197,6 +197,23 @@ describe('auth.devices: what each key verifies', () => {
     expect((await verifier.verify(token)).deviceId).toBe('cert-device')
   })
 
+  it('reload reads the secret file again: a token of the old secret is refused, one of the new accepted', async () => {
+    const secretFile = file('rotated', `${SECRET}\n`)
+    const config = buildConfig({ auth: { devices: { hmacSecrets: [{ secretFile }] } } }, {})
+    const verifier = createDeviceVerifier(config.auth.devices, { env: {}, log: silentLog, registry: new Registry() })
+    const sign = (secret: string) => new SignJWT({ sub: 'd1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(Buffer.from(secret))
+    const old = await sign(SECRET)
+    expect((await verifier.verify(old)).deviceId).toBe('d1')
+    const rotated = randomBytes(48).toString('base64url')
+    writeFileSync(secretFile, `${rotated}\n`)
+    await verifier.reload(config.auth.devices)
+    await expect(verifier.verify(old)).rejects.toThrow(/Invalid device token/)
+    expect((await verifier.verify(await sign(rotated))).deviceId).toBe('d1')
+    writeFileSync(secretFile, '')
+    await expect(verifier.reload(config.auth.devices)).rejects.toThrow(ConfigError)
+    expect((await verifier.verify(await sign(rotated))).deviceId).toBe('d1')
+  })
+
   it('createDeviceVerifier refuses, naming the key, when a secret is gone since the load', () => {
     const config = buildConfig({ auth: { devices: { hmacSecrets: [{ secretEnv: 'DEVICE_JWT_SECRET' }] } } }, { DEVICE_JWT_SECRET: SECRET })
     expect(() => createDeviceVerifier(config.auth.devices, { env: {}, log: silentLog, registry: new Registry() })).toThrow(

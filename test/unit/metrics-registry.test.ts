@@ -35,9 +35,20 @@ describe('Registry', () => {
     )
   })
 
-  it('refuses a metric name twice', () => {
+  it('refuses a metric name twice with another kind or other labels', () => {
     const r = new Registry()
     r.counter('a', 'A')
     expect(() => r.gauge('a', 'A')).toThrow(/registered twice/)
+    expect(() => r.counter('a', 'A', ['x'])).toThrow(/registered twice/)
+  })
+
+  it('gives the same metric to a part rebuilt by a reload, and drops a series on request', () => {
+    const r = new Registry()
+    r.gauge('up', 'Up', ['check']).child('s3').set(1)
+    const again = r.gauge('up', 'Up', ['check'])
+    again.child('http').set(0)
+    expect(r.render()).toBe('# HELP up Up\n# TYPE up gauge\nup{check="s3"} 1\nup{check="http"} 0\n')
+    again.remove('s3')
+    expect(r.render()).toBe('# HELP up Up\n# TYPE up gauge\nup{check="http"} 0\n')
   })
 })

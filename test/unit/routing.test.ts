@@ -50,3 +50,11 @@ describe('custom tables', () => {
     expect(router.match('anything')).toBe('c')
   })
 })
+
+describe('reload', () => {
+  it('routes the next event by the new table', () => {
+    const router = new EventRouter([{ match: ['chat.*'], service: 'a' }])
+    router.reload([{ match: ['chat.*'], service: 'b' }])
+    expect(router.match('chat.x')).toBe('b')
+  })
+})

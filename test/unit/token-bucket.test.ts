@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js'
 import { MemoryRateLimitStore } from '../../src/ratelimit/memory-store.js'
+import { RateRules } from '../../src/ratelimit/rules.js'
 
 describe('TokenBucket', () => {
   it('allows a burst, then refills at the rate', () => {
@@ -18,6 +19,19 @@ describe('TokenBucket', () => {
     expect(b.isFull(1_000_000)).toBe(true)
     b.take(1_000_000)
     expect(b.isFull(1_000_000)).toBe(false)
+  })
+
+  it('follows a reload of its rule: a lower burst caps what it holds, a new rate refills at once', () => {
+    const rules = new RateRules({ rps: 100, burst: 100 })
+    const b = new TokenBucket(rules.perIp, 0)
+    rules.reload({ rps: 1, burst: 2 })
+    expect([b.take(1), b.take(1), b.take(1)]).toEqual([0, 0, 1000])
+    expect(rules.perDevice).toBeUndefined()
+    rules.reload({ rps: 1, burst: 2, perDevice: { rps: 5, burst: 5 } })
+    const device = rules.perDevice
+    rules.reload({ rps: 1, burst: 2, perDevice: { rps: 2, burst: 3 } })
+    expect(rules.perDevice).toBe(device)
+    expect(device).toEqual({ rps: 2, burst: 3 })
   })
 
   it('handles fractional rates', () => {
