@@ -2,6 +2,11 @@ import type { Redis } from 'ioredis'
 import { settleWithin } from './redis-connection.js'
 import type { Bus, MessageHandler } from './types.js'
 
+interface Leaving {
+  handler: MessageHandler | undefined
+  done: Promise<void>
+}
+
 /**
  * Pub/sub over Redis, publishing and subscribing on separate connections. On
  * a Redis Cluster it uses sharded pub/sub (SPUBLISH/SSUBSCRIBE): a message
@@ -10,6 +15,8 @@ import type { Bus, MessageHandler } from './types.js'
 export class RedisBus implements Bus {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
   private readonly resubscribed: Array<() => void> = []
+  /** Channels whose UNSUBSCRIBE is in flight, and the handler that goes once it is confirmed. */
+  private readonly leaving = new Map<string, Leaving>()
   /** Whether `sub` was ready once: the next `ready` is a reconnect. */
   private connectedBefore: boolean
 
@@ -71,18 +78,48 @@ export class RedisBus implements Bus {
     let set = this.handlers.get(channel)
     if (!set) this.handlers.set(channel, (set = new Set()))
     set.add(handler)
+    const leaving = this.leaving.get(channel)
+    if (leaving) {
+      // The channel is being left: it is subscribed again once Redis confirms the leave.
+      if (leaving.handler === handler) leaving.handler = undefined
+      return leaving.done
+    }
     if (set.size > 1) return
+    await this.send(channel)
+  }
+
+  /**
+   * The last handler of a channel keeps receiving until Redis confirms the
+   * UNSUBSCRIBE: a message Redis counted for this instance before it still
+   * reaches the handler, so its sender gets the count it waits for.
+   */
+  unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
+    const set = this.handlers.get(channel)
+    if (!set?.has(handler)) return Promise.resolve()
+    const current = this.leaving.get(channel)
+    if (set.size > 1 || current) {
+      if (current && set.size === 1) current.handler = handler
+      else set.delete(handler)
+      return current?.done ?? Promise.resolve()
+    }
+    const leaving: Leaving = { handler, done: Promise.resolve() }
+    leaving.done = (async () => {
+      if (this.sub.status === 'ready') await settleWithin(this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel), this.timeoutMs)
+      this.leaving.delete(channel)
+      if (leaving.handler) set.delete(leaving.handler)
+      if (set.size === 0) this.handlers.delete(channel)
+      // Subscribed again while it was being left.
+      else await this.send(channel)
+    })()
+    this.leaving.set(channel, leaving)
+    return leaving.done
+  }
+
+  private async send(channel: string): Promise<void> {
     const confirmed = this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)
     // Connected: wait for Redis to confirm, so delivery starts when this resolves.
     // Not connected: the SUBSCRIBE waits in the subscriber's queue and is sent on reconnect.
     if (this.sub.status === 'ready') await confirmed
     else confirmed.catch(() => undefined)
-  }
-
-  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
-    const set = this.handlers.get(channel)
-    if (!set?.delete(handler) || set.size > 0) return
-    this.handlers.delete(channel)
-    if (this.sub.status === 'ready') await settleWithin(this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel), this.timeoutMs)
   }
 }

@@ -59,5 +59,31 @@ export function busContract(name: string, create: () => Promise<BusFixture>): vo
       await f.bus.unsubscribe('c2', h2)
       expect(await f.bus.publish('c2', 'nobody')).toBe(0)
     })
+
+    it('hands every message a publish counted to the handler, even while that handler is being unsubscribed', async () => {
+      const got: string[] = []
+      const h = (m: string) => got.push(m)
+      await f.bus.subscribe('c3', h)
+      // Publishes in flight on one connection while the unsubscribe goes out on another: Redis counts some of them for us.
+      const publishes = Array.from({ length: 2_000 }, (_, i) => f.bus.publish('c3', String(i)))
+      await new Promise((r) => setTimeout(r, 1))
+      const leaving = f.bus.unsubscribe('c3', h)
+      const counted = await Promise.all(publishes)
+      await leaving
+      const sum = counted.reduce((a, b) => a + b, 0)
+      await waitFor(() => got.length === sum, 5_000, `${sum} counted messages`)
+      expect(await f.bus.publish('c3', 'after')).toBe(0)
+    })
+
+    it('keeps a channel subscribed again while it was being left', async () => {
+      const got: string[] = []
+      const h = (m: string) => got.push(m)
+      await f.bus.subscribe('c4', h)
+      const leaving = f.bus.unsubscribe('c4', h)
+      await f.bus.subscribe('c4', h)
+      await leaving
+      expect(await f.bus.publish('c4', 'still')).toBe(1)
+      await waitFor(() => got.includes('still'))
+    })
   })
 }
