@@ -50,9 +50,6 @@ beforeAll(async () => {
       'rateLimit: { rps: 100000, burst: 100000 }',
       // Room for everything a client may miss while it moves, however slow the machine.
       'realtime: { history: { size: 10000 } }',
-      // A broadcast that reaches an instance as it shuts down waits this long for a count that never
-      // comes (the instance dropped it unacknowledged): short, so the broadcasts keep flowing while clients move.
-      'broadcast: { ackTimeoutMs: 250 }',
       'shutdown: { drainTimeoutMs: 10000 }',
     ].join('\n'),
   )
