@@ -11,8 +11,14 @@
 import type { Redis } from 'ioredis'
 import { RoomgateError } from '../errors.js'
 
-/** Reply errors that mean "Redis cannot serve this now", not "this call is wrong". */
-const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOAUTH|WRONGPASS|OOM|MISCONF|NOREPLICAS)\b/
+/**
+ * Reply errors that mean "Redis cannot serve this now", not "this call is wrong".
+ * MOVED and ASK reach us when a Redis Cluster slot moved (a failover) under an
+ * auto-pipelined batch that ioredis could not redirect as a whole: the command
+ * did not run.
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOAUTH|WRONGPASS|OOM|MISCONF|NOREPLICAS|MOVED|ASK)\b/
+const REDIRECT_REPLY = /^(MOVED|ASK) /
 
 
 export function isOutage(err: unknown): boolean {
@@ -34,6 +40,11 @@ const BATCHES = new Set<PropertyKey>(['multi', 'pipeline'])
 
 /** `redis`, with every promise it returns mapped by the policy above. */
 export function guardRedis(redis: Redis): Redis {
+  const fail = (err: unknown): never => {
+    // ioredis keeps sending that slot's batches to the old node until its slot map is refreshed.
+    if (err instanceof Error && err.name === 'ReplyError' && REDIRECT_REPLY.test(err.message)) refreshSlots(redis)
+    return mapped(err)
+  }
   // One wrapper per method, not one per call: this sits on every command.
   const wrappers = new WeakMap<Fn, Fn>()
   const wrap = (property: PropertyKey, method: Fn): Fn => {
@@ -41,8 +52,8 @@ export function guardRedis(redis: Redis): Redis {
     if (wrapper) return wrapper
     wrapper = (...args: unknown[]) => {
       const out = method.apply(redis, args)
-      if (out instanceof Promise) return out.catch(mapped)
-      if (BATCHES.has(property)) guardExec(out as { exec: Fn })
+      if (out instanceof Promise) return out.catch(fail)
+      if (BATCHES.has(property)) guardExec(out as { exec: Fn }, fail)
       return out
     }
     wrappers.set(method, wrapper)
@@ -56,7 +67,13 @@ export function guardRedis(redis: Redis): Redis {
   })
 }
 
-function guardExec(batch: { exec: Fn }): void {
+function guardExec(batch: { exec: Fn }, fail: (err: unknown) => never): void {
   const exec = batch.exec.bind(batch)
-  batch.exec = (...args: unknown[]) => (exec(...args) as Promise<unknown>).catch(mapped)
+  batch.exec = (...args: unknown[]) => (exec(...args) as Promise<unknown>).catch(fail)
+}
+
+/** Asks a Redis Cluster client to reload its slot map (a plain Redis has none). */
+function refreshSlots(redis: Redis): void {
+  const cluster = redis as unknown as { refreshSlotsCache?: (done: (err?: Error) => void) => void }
+  cluster.refreshSlotsCache?.(() => undefined)
 }

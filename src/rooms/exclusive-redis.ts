@@ -65,7 +65,9 @@ export class RedisExclusiveStore implements ExclusiveStore {
     if (node === undefined) return { status: 'full' }
     if ((await this.redis.set(this.keys.legacyRoom(room), `${node}|started||`, 'NX')) === 'OK') {
       await this.settle(pool, node, room, room, 0)
-      await this.confirm(this.keys.legacyRoom(room))
+      // Both halves of the placement must survive a failover: the mapping, and the pool's
+      // index that keeps its node from other rooms (in another slot, on another master).
+      await Promise.all([this.confirm(this.keys.legacyRoom(room)), this.confirm(this.keys.exclusiveNodes(pool))])
       return { status: 'created', node }
     }
     // Another start of this room wrote its mapping first.

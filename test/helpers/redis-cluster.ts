@@ -2,7 +2,7 @@
  * A private Redis Cluster for a test file: three masters with one replica
  * each (`redis-server --cluster-enabled yes` on free ports, joined by
  * `redis-cli --cluster create`), in a temporary directory. A test can kill a
- * master and wait for its replica to take over.
+ * master, wait for its replica to take over, and start the killed node again.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,6 +17,8 @@ const TIMEOUT_MS = 30_000
 interface Node {
   port: number
   proc: ChildProcess | undefined
+  /** Frozen with SIGSTOP: asked nothing until resumed. */
+  paused?: boolean
 }
 
 export class RedisCluster {
@@ -77,16 +79,65 @@ export class RedisCluster {
    * slots over and the cluster is ok again.
    */
   async killMaster(port: number): Promise<void> {
-    const node = this.nodes.find((n) => n.port === port)
-    if (!node) throw new Error(`no node on ${port}`)
-    await this.killNode(node)
+    await this.kill(port)
+    await this.failedOver(port)
+  }
+
+  /** SIGKILLs the node on `port` (no goodbye to anyone) and waits for it to exit. */
+  async kill(port: number): Promise<void> {
+    await this.killNode(this.node(port))
+  }
+
+  /** Waits until the killed master on `port` is replaced and the cluster is ok. */
+  async failedOver(port: number): Promise<void> {
     await waitFor(async () => !(await this.masters()).includes(port) && (await this.state()) === 'ok', TIMEOUT_MS, `failover of ${port}`)
+  }
+
+  /** Freezes the node on `port` (SIGSTOP): its sockets stay open, it reads nothing. */
+  pause(port: number): void {
+    const node = this.node(port)
+    node.paused = true
+    node.proc?.kill('SIGSTOP')
+  }
+
+  resume(port: number): void {
+    const node = this.node(port)
+    node.paused = false
+    node.proc?.kill('SIGCONT')
+  }
+
+  /** The port of the replica of the master on `port`. */
+  async replicaOf(port: number): Promise<number> {
+    const lines = String(await this.any((c) => c.call('CLUSTER', 'NODES'))).trim().split('\n').map((l) => l.split(' '))
+    const master = lines.find((f) => f[1]?.startsWith(`127.0.0.1:${port}@`))
+    const replica = lines.find((f) => f[2]?.includes('slave') && f[3] === master?.[0])
+    if (!replica) throw new Error(`no replica of ${port}`)
+    return Number(/:(\d+)@/.exec(replica[1]!)?.[1])
+  }
+
+  /**
+   * Starts every killed node again, on its port and with its cluster config:
+   * a master that was failed over comes back as a replica of the one that
+   * replaced it. Waits until each master has a synced replica again.
+   */
+  async restartKilled(): Promise<void> {
+    const killed = this.nodes.filter((n) => !n.proc)
+    if (killed.length === 0) return
+    for (const n of killed) this.spawn(n)
+    for (const n of killed) await waitFor(() => this.ping(n.port), TIMEOUT_MS, `cluster node ${n.port} to restart`)
+    await waitFor(() => this.healthy(), TIMEOUT_MS, 'the restarted nodes to be synced replicas')
   }
 
   /** Ports of the masters that serve slots, as a live node sees them. */
   async masters(): Promise<number[]> {
     const slots = (await this.any((c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>
     return [...new Set(slots.map((s) => s[2][1]))]
+  }
+
+  private node(port: number): Node {
+    const node = this.nodes.find((n) => n.port === port)
+    if (!node) throw new Error(`no node on ${port}`)
+    return node
   }
 
   private spawn(n: Node): void {
@@ -118,6 +169,7 @@ export class RedisCluster {
   private async killNode(n: Node): Promise<void> {
     const proc = n.proc
     n.proc = undefined
+    n.paused = false
     if (!proc || proc.exitCode !== null) return
     const exited = new Promise((r) => proc.once('exit', r))
     proc.kill('SIGKILL')
@@ -149,7 +201,7 @@ export class RedisCluster {
   /** Runs `fn` on the first live node that answers. */
   private async any<T>(fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
     for (const n of this.nodes) {
-      if (!n.proc) continue
+      if (!n.proc || n.paused) continue
       try {
         return await this.on(n.port, fn)
       } catch {

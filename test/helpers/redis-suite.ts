@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { closeGates } from './gate.js'
+import { RedisCluster } from './redis-cluster.js'
 import { RedisServer } from './redis-server.js'
 import type { TestClient } from './ws-client.js'
 
@@ -25,4 +26,25 @@ export function redisSuite(): { redis: RedisServer; clients: TestClient[] } {
     c.disconnect()
   })
   return { redis, clients }
+}
+
+/**
+ * The same for a test file on a Redis Cluster (three masters with a replica
+ * each): one cluster for the file, emptied after each test.
+ */
+export function clusterSuite(): { cluster: RedisCluster; clients: TestClient[] } {
+  const cluster = new RedisCluster()
+  const clients: TestClient[] = []
+  beforeAll(async () => {
+    await cluster.start()
+  }, 60_000)
+  afterAll(async () => {
+    await cluster.stop()
+  })
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close()
+    await closeGates()
+    await cluster.flushAll()
+  })
+  return { cluster, clients }
 }
