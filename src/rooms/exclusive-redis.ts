@@ -67,7 +67,14 @@ export class RedisExclusiveStore implements ExclusiveStore {
       await this.settle(pool, node, room, room, 0)
       // Both halves of the placement must survive a failover: the mapping, and the pool's
       // index that keeps its node from other rooms (in another slot, on another master).
-      await Promise.all([this.confirm(this.keys.legacyRoom(room)), this.confirm(this.keys.exclusiveNodes(pool))])
+      try {
+        await Promise.all([this.confirm(this.keys.legacyRoom(room)), this.confirm(this.keys.exclusiveNodes(pool))])
+      } catch (err) {
+        // Not acknowledged: undone, so a retry starts the room again (its gateway included)
+        // instead of finding it started on a gateway that was never told.
+        await this.removeIf(pool, room, node, 'started').catch(() => undefined)
+        throw err
+      }
       return { status: 'created', node }
     }
     // Another start of this room wrote its mapping first.
