@@ -44,7 +44,8 @@ export async function registerAssets(app: FastifyInstance, dir: string): Promise
   const root = realpathSync(dir)
   await app.register(async (scope) => {
     scope.addHook('onRoute', (route) => {
-      if (route.method === 'GET') route.schema = ASSET_SCHEMA
+      // @fastify/static registers ['HEAD', 'GET'] in one route.
+      if ([route.method].flat().includes('GET')) route.schema = ASSET_SCHEMA
       else route.schema = { hide: true }
     })
     await scope.register(fastifyStatic, {

@@ -87,11 +87,7 @@ export function startDemoServices(options: DemoOptions): Promise<Server> {
     if (url.pathname === '/client-api/units') {
       req.resume()
       if (req.headers.authorization !== `Bearer ${DEMO_STATUS_TOKEN}`) return send(res, 401, { error: 'unauthorized' })
-      const tick = Math.floor(Date.now() / 10_000)
-      const values = ['Open', 'HOLD', 'sold']
-      return send(res, 200, {
-        units: Array.from({ length: 6 }, (_, i) => ({ ref: `A-10${i + 1}`, status: values[(i === tick % 6 ? tick : i) % 3] })),
-      })
+      return send(res, 200, { units: demoUnits(Math.floor(Date.now() / 10_000)) })
     }
     // A stand-in S3 for the demo's health check: HeadBucket on /s3/{bucket} answers 200.
     if (url.pathname.startsWith('/s3/')) {
@@ -136,5 +132,15 @@ export function startDemoServices(options: DemoOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port, '127.0.0.1', () => resolve(server))
+  })
+}
+
+const UNIT_STATUSES = ['Open', 'HOLD', 'sold']
+
+/** The demo units at a 10 s tick: at each tick one unit (tick mod 6) moves to its next status. */
+export function demoUnits(tick: number): Array<{ ref: string; status: string }> {
+  return Array.from({ length: 6 }, (_, i) => {
+    const moves = Math.floor((tick - i + 6) / 6)
+    return { ref: `A-10${i + 1}`, status: UNIT_STATUSES[(((i + moves) % 3) + 3) % 3]! }
   })
 }

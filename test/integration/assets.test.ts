@@ -36,6 +36,13 @@ async function raw(path: string): Promise<string> {
 }
 
 describe('assets', () => {
+  it('is in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${gate.url}/docs/json`)).json()) as { paths: Record<string, Record<string, { tags?: string[] }>> }
+    const path = Object.keys(doc.paths).find((p) => p.startsWith('/assets/'))
+    expect(path).toBeDefined()
+    expect(doc.paths[path!]!.get?.tags).toEqual(['assets'])
+  })
+
   it('serves a file without credentials', async () => {
     const res = await request(`${gate.url}/assets/assets.tar.xz`)
     expect(res.statusCode).toBe(200)
