@@ -1,11 +1,15 @@
-// Placement throughput: room assignments per second on the memory engine and
-// on Redis (a private redis-server on a free port), for new rooms (the node is
-// chosen from the live load) and for sticky hits (the room is already placed).
+// Placement throughput: room assignments per second on the memory engine, on
+// Redis (a private redis-server on a free port) and on a Redis Cluster (three
+// masters with a replica each), for new rooms (the node is chosen from the
+// live load) and for sticky hits (the room is already placed). Both Redis
+// systems also place into 6 pools at once: a cluster spreads pools over its
+// masters.
 import { spawn } from 'node:child_process'
 import { pino } from 'pino'
 import { createMemoryEngine } from '../dist/engine/memory.js'
 import { createRedisEngine } from '../dist/engine/redis.js'
 import { freePort, isMain, sleep } from './lib.js'
+import { startRedisCluster } from './redis-cluster.js'
 
 const log = pino({ level: 'silent' })
 const NODES = Array.from({ length: 12 }, (_, i) => `gxy${i + 1}`)
@@ -40,13 +44,23 @@ async function rate(count, concurrency, op) {
   return Math.round(count / ((performance.now() - started) / 1000))
 }
 
-async function measure(engine, rooms, concurrency) {
-  const pool = { name: `bench${Date.now()}`, strategy: 'least-loaded', nodes: NODES, capacity: 200 }
+async function measure(engine, rooms, concurrency, pools = 1) {
+  const run = Date.now()
+  const specs = Array.from({ length: pools }, (_, p) => ({ name: `bench${run}-${p}`, strategy: 'least-loaded', nodes: NODES, capacity: 200 }))
+  const pool = (i) => specs[i % pools]
   const store = engine.rooms.shared
   // New rooms, each with one live user, so the load the choice reads keeps growing.
-  const created = await rate(rooms, concurrency, (i) => store.place(pool, `room-${i}`, { user: `u${i}`, holder: 'bench', ttlMs: 600_000 }))
-  const sticky = await rate(rooms * 5, concurrency, (i) => store.place(pool, `room-${i % rooms}`))
+  const created = await rate(rooms, concurrency, (i) => store.place(pool(i), `room-${i}`, { user: `u${i}`, holder: 'bench', ttlMs: 600_000 }))
+  const sticky = await rate(rooms * 5, concurrency, (i) => store.place(pool(i % rooms), `room-${i % rooms}`))
   return { new: created, sticky }
+}
+
+/** One pool, then 6 pools at once (after a warm-up pass), on a Redis engine. */
+async function measureRedis(engine, rooms) {
+  await measure(engine, Math.min(rooms, 500), 32)
+  const one = await measure(engine, rooms, 32)
+  const six = await measure(engine, rooms, 32, 6)
+  return { ops_per_s: one.new, sticky_ops_per_s: one.sticky, six_pools_ops_per_s: six.new, six_pools_sticky_ops_per_s: six.sticky }
 }
 
 export async function placementScenario({ quick }) {
@@ -57,16 +71,29 @@ export async function placementScenario({ quick }) {
   const redis = await startRedis()
   let red
   try {
-    red = await measure(redis.engine, rooms, 32)
+    red = await measureRedis(redis.engine, rooms)
   } finally {
     await redis.engine.close()
     redis.proc.kill('SIGKILL')
+  }
+  const cluster = await startRedisCluster()
+  let clu
+  try {
+    const engine = await createRedisEngine({ url: '', cluster: { nodes: cluster.nodes }, commandTimeoutMs: 5_000, connectTimeoutMs: 5_000 }, log)
+    try {
+      clu = await measureRedis(engine, rooms)
+    } finally {
+      await engine.close()
+    }
+  } finally {
+    cluster.stop()
   }
   return {
     rooms,
     figures: {
       memory: { ops_per_s: mem.new, sticky_ops_per_s: mem.sticky },
-      redis: { ops_per_s: red.new, sticky_ops_per_s: red.sticky },
+      redis: red,
+      'redis-cluster': clu,
     },
   }
 }
@@ -75,5 +102,5 @@ if (isMain(import.meta.url)) {
   const quick = process.argv.includes('--quick')
   const r = await placementScenario({ quick })
   console.log(`placement: ${r.rooms} new rooms (one user each) on 12 nodes, then 5 sticky hits per room`)
-  for (const [name, f] of Object.entries(r.figures)) console.log(`${name.padEnd(8)} new ${f.ops_per_s}/s   sticky ${f.sticky_ops_per_s}/s`)
+  for (const [name, f] of Object.entries(r.figures)) console.log(`${name.padEnd(14)} new ${f.ops_per_s}/s   sticky ${f.sticky_ops_per_s}/s   6 pools: new ${f.six_pools_ops_per_s ?? '-'}/s sticky ${f.six_pools_sticky_ops_per_s ?? '-'}/s`)
 }

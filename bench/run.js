@@ -71,7 +71,12 @@ async function main() {
     result.scenarios.placement = r.figures
     result.settings.placement = { rooms: r.rooms, nodes: 12 }
     console.log(`\nplacement: ${r.rooms} new rooms with one user each on 12 nodes, then sticky hits`)
-    console.log(table([['engine', 'new/s', 'sticky/s'], ...Object.entries(r.figures).map(([name, f]) => [name, f.ops_per_s, f.sticky_ops_per_s])]))
+    console.log(
+      table([
+        ['engine', 'new/s', 'sticky/s', '6 pools new/s', '6 pools sticky/s'],
+        ...Object.entries(r.figures).map(([name, f]) => [name, f.ops_per_s, f.sticky_ops_per_s, f.six_pools_ops_per_s ?? '-', f.six_pools_sticky_ops_per_s ?? '-']),
+      ]),
+    )
   }
 
   if (wanted('ws-connect')) {
