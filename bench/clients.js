@@ -54,10 +54,14 @@ export function ask(clients, message, reply) {
   )
 }
 
-/** Opens `total` connections, spread over the clients (`rest`: url, kind… as the client wants them); their answers. */
-export async function connectAll(clients, { name, total, ...rest }) {
+/**
+ * Opens `total` connections, spread over the clients (`rest`: url, kind… as
+ * the client wants them; `urls`: client i connects to urls[i mod length]); their answers.
+ */
+export async function connectAll(clients, { name, total, urls, ...rest }) {
   const share = (i) => Math.floor(total / clients.length) + (i < total % clients.length ? 1 : 0)
-  const replies = await ask(clients, (i) => ({ type: 'connect', name, ...rest, count: share(i), concurrency: CONNECT_CONCURRENCY }), 'connected')
+  const url = (i) => (urls ? { url: urls[i % urls.length] } : {})
+  const replies = await ask(clients, (i) => ({ type: 'connect', name, ...rest, ...url(i), count: share(i), concurrency: CONNECT_CONCURRENCY }), 'connected')
   const opened = replies.reduce((n, r) => n + r.opened, 0)
   if (opened !== total) {
     const error = replies.find((r) => r.error)?.error

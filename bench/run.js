@@ -148,6 +148,17 @@ async function main() {
     for (const [name, why] of Object.entries(s.missing)) console.log(`  ${name} missing: ${why.split('\n')[0]}`)
   }
 
+  if (wanted('ws-fanout-cluster')) {
+    const { wsFanoutClusterScenario } = await import('./ws-fanout-cluster.js')
+    const r = await wsFanoutClusterScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    const s = r.settings
+    const x = r.ratios['redis-cluster/redis']
+    record('ws-fanout-cluster', r)
+    console.log(`\nws-fanout-cluster: one broadcast to all ${s.connections} WebSocket clients, half on each of ${s.instances} instances, sent through the first; one redis-server vs a Redis Cluster (3 masters + 3 replicas), median of ${s.rounds} rounds`)
+    console.log(table([['engine', 'deliveries/s', 'p50 ms', 'p99 ms'], ...Object.entries(r.figures).map(([name, f]) => [name, f.deliveries_per_s, f.p50_ms.toFixed(1), f.p99_ms.toFixed(1)])]))
+    console.log(`  cluster / one redis, paired median (min-max of rounds): deliveries/s ${x.deliveries_per_s.toFixed(2)}x (${x.deliveries_per_s_range.join('-')}), p99 ${x.p99_ms.toFixed(2)}x (${x.p99_ms_range.join('-')})`)
+  }
+
 
   mkdirSync(here('./results'), { recursive: true })
   writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`)
