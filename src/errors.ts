@@ -168,6 +168,7 @@ export const MESSAGES = {
   job_already: { code: 'conflict', message: 'Job is already {status}' },
   job_watch_limit: { code: 'bad_request', message: 'A connection can watch at most {max} jobs' },
   storage_call_stalled: { code: 'storage_unavailable', message: '{call} did not answer within {seconds} s: the storage may be stalled' },
+  storage_root_unreadable: { code: 'storage_unavailable', message: 'jobs.root {root} cannot be read on this instance: {cause}' },
   storage_stalled: { code: 'storage_unavailable', message: 'the storage is stalled: {stuck} calls have not answered within {seconds} s' },
   // Status
   status_refresh_limited: { code: 'rate_limited', message: 'Too many refreshes of this project; retry later' },

@@ -180,7 +180,7 @@ export async function buildServer(config: Readonly<Config>, engine: Engine, log:
     rateLimited,
     backend: () => lucid.backend(),
   })
-  const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, env })
+  const feed = registerFeed(app, { config, engine, realtime, registry, log, lucid, workerRate: jobs.workerRate, storage: jobs.storage, env })
   const status = registerStatus(app, { config, engine, registry, log, ipRateLimit: ipLimit, rateLimited, env })
   const dashboard = registerDashboard(app, { config: () => reloader.config, engine, realtime, health: { all: () => feed.health.all() }, status, rateLimited, failedAuth, secrets, log })
 

@@ -15,6 +15,7 @@ import type { Logger } from '../log.js'
 import type { Registry } from '../metrics/registry.js'
 import type { Realtime } from '../realtime/index.js'
 import { FRESH_MS } from '../jobs/view.js'
+import type { StorageView } from '../jobs/index.js'
 import { BackendStats } from './backend-stats.js'
 import { MetricsFeed } from './metrics-feed.js'
 
@@ -67,6 +68,8 @@ export interface FeedDeps {
   lucid: Lucid
   /** The cluster's cache workers' read rate, when fresh. */
   workerRate: () => Rate | null
+  /** jobs.root on this instance. */
+  storage: () => StorageView
   env: NodeJS.ProcessEnv
 }
 
@@ -137,12 +140,14 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
   app.get('/api/v1/health', { schema: HEALTH_SCHEMA }, async (_request, reply) => {
     const connected = engine.state() === 'ready'
     if (!connected) void reply.code(503)
+    const storage = deps.storage()
     return {
       success: connected,
-      status: connected ? 'healthy' : 'unhealthy',
+      status: !connected ? 'unhealthy' : storage.storage === 'unreadable' ? 'degraded' : 'healthy',
       service: 'api-gateway',
       database: connected ? 'connected' : 'disconnected',
       engine: engine.kind,
+      ...storage,
       timestamp: new Date().toISOString(),
     }
   })

@@ -42,10 +42,16 @@ const LucidLink = Type.Object({
 
 const Health = Type.Object({
   success: Type.Boolean(),
-  status: Type.Enum(['healthy', 'unhealthy']),
+  status: Type.Enum(['healthy', 'degraded', 'unhealthy'], {
+    description: '`unhealthy` (503) while shared state is unreachable; roomgate: `degraded` while jobs.root cannot be read (new cache jobs are refused)',
+  }),
   service: Type.String(),
   database: Type.Enum(['connected', 'disconnected']),
   engine: Type.Optional(Type.Enum(['memory', 'redis'], { description: 'roomgate: the engine behind `database`' })),
+  storage: Type.Optional(
+    Type.Enum(['readable', 'unreadable', 'not_configured', 'checking'], { description: 'roomgate: jobs.root on this instance (`checking` until the first look ends)' }),
+  ),
+  storageError: Type.Optional(Type.String({ description: 'roomgate: why jobs.root cannot be read, naming it' })),
   timestamp: Timestamp,
 })
 

@@ -45,10 +45,16 @@ export interface JobsDeps {
   backend: () => { bps: number; at: number } | null
 }
 
+export type StorageView =
+  | { storage: 'readable' | 'not_configured' | 'checking' }
+  | { storage: 'unreadable'; storageError: string }
+
 export interface Jobs {
   events: JobEvents
   /** Read throughput of the cluster's workers (bytes/s) and when it was last reported, or null when none is fresh. */
   workerRate(): { bps: number; at: number } | null
+  /** jobs.root on this instance: `readable`, `unreadable` (with why), `not_configured`, or `checking` before the first look ends. */
+  storage(): StorageView
   start(): Promise<void>
   close(): Promise<void>
 }
@@ -160,6 +166,13 @@ export function registerJobs(app: FastifyInstance, deps: JobsDeps): Jobs {
   return {
     events,
     workerRate,
+    storage() {
+      if (jobs.root === undefined) return { storage: 'not_configured' }
+      const state = rootWatch?.state() ?? null
+      if (state === null) return { storage: 'checking' }
+      if (state.readable) return { storage: 'readable' }
+      return { storage: 'unreadable', storageError: `jobs.root ${jobs.root} cannot be read: ${state.error}` }
+    },
     async start() {
       await events.start()
       if (jobs.root === undefined) return

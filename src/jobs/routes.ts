@@ -9,6 +9,7 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { RoomgateError } from '../errors.js'
 import { StorageStalled, type FsLane } from './fs-lane.js'
+import { rootError } from './root-watch.js'
 import { JOB_ID, type JobStore } from './types.js'
 import { PathError, resolveJobFiles, TooManyFiles } from './walk.js'
 import { jobSchemas } from './schemas.js'
@@ -81,7 +82,7 @@ export function registerJobRoutes(app: FastifyInstance, d: JobRoutesDeps): void 
       // The root missing, or the mount failing (EIO, ESTALE, ETIMEDOUT…): the storage's trouble, not the client's.
       if ((err as NodeJS.ErrnoException).code !== undefined) {
         request.log.error({ root: d.root, err: (err as Error).message }, 'cache root cannot be read')
-        throw new RoomgateError('storage_unavailable')
+        throw new RoomgateError('storage_root_unreadable', { root: d.root, cause: rootError(err) })
       }
       throw err
     }

@@ -29,6 +29,11 @@ const gate = (jobs: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) =
     env,
   )
 
+async function health(url: string) {
+  const res = await fetch(`${url}/api/v1/health`)
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+}
+
 async function finished(api: ReturnType<typeof jobsApi>, id: string) {
   return waitFor(async () => {
     const { body } = await api.get(id)
@@ -170,13 +175,22 @@ describe('cache jobs API', () => {
     const late = join(root.dir, 'mount')
     const g = await gate({ root: late })
     await waitFor(() => g.logs.some((l) => l.includes('jobs.root cannot be read')), 2_000, 'the unreadable root to be logged')
+    const api = jobsApi(g.url)
+    // Until it appears: creation names the root and why, and the health says so.
+    const refused = await api.create({ directories: ['d'] })
+    expect(refused.status).toBe(503)
+    expect(refused.body).toMatchObject({ success: false, code: 'storage_unavailable', error: `jobs.root ${late} cannot be read on this instance: no such file or directory` })
+    const degraded = await health(g.url)
+    expect(degraded.status).toBe(200)
+    expect(degraded.body).toMatchObject({ success: true, status: 'degraded', database: 'connected', storage: 'unreadable', storageError: `jobs.root ${late} cannot be read: no such file or directory` })
     await mkdir(join(late, 'd'), { recursive: true })
     await writeFile(join(late, 'd', 'a.bin'), Buffer.alloc(1_000, 1))
-    const api = jobsApi(g.url)
     const { status, body } = await api.create({ directories: ['d'] })
     expect(status).toBe(201)
     expect((await finished(api, body.jobId)).status).toBe('completed')
     expect(g.logs.some((l) => l.includes('jobs.root is readable again'))).toBe(true)
+    expect((await health(g.url)).body).toMatchObject({ status: 'healthy', storage: 'readable' })
+    expect((await health(g.url)).body).not.toHaveProperty('storageError')
   })
 
   it('takes API_GATEWAY_KEY besides auth.apiKeys', async () => {
@@ -190,6 +204,7 @@ describe('cache jobs API', () => {
     const { status, body } = await jobsApi(g.url).create({ files: ['x'] })
     expect(status).toBe(503)
     expect(body.code).toBe('not_configured')
+    expect((await health(g.url)).body).toMatchObject({ status: 'healthy', storage: 'not_configured' })
   })
 
   it('counts unreadable files as failed; a job where every file fails has failed', async () => {
