@@ -18,8 +18,8 @@ export const DEMO_SERVICES_PORT = 8091
 
 interface DemoOptions {
   port: number
-  /** Where roomgate listens, for the internal broadcast. */
-  roomgateUrl: string
+  /** Where roomgate listens, for the internal broadcast (known once it listens: the services start first). */
+  roomgateUrl: () => string
   internalToken: string
 }
 
@@ -71,7 +71,7 @@ class DemoRecorder {
 export function startDemoServices(options: DemoOptions): Promise<Server> {
   const recorder = new DemoRecorder()
   const broadcast = (event: string, data: unknown) =>
-    request(`${options.roomgateUrl}/internal/broadcast`, {
+    request(`${options.roomgateUrl()}/internal/broadcast`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-internal-token': options.internalToken },
       body: JSON.stringify({ event, data, targets: { all: true } }),

@@ -45,15 +45,27 @@ export async function startDemo(): Promise<number> {
     throw err
   }
   const log = createLogger(config.logLevel)
-  const instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
-  // The demo backend serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
+  // The demo backend first, so roomgate's first health checks and status polls find it listening.
+  // It serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
+  let roomgateUrl = ''
   const services = await startDemoServices({
     port: Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT,
-    roomgateUrl: instance.url,
+    roomgateUrl: () => roomgateUrl,
     internalToken: config.auth.internalToken,
   })
   // The demo recorders: the same server, on the addresses the legacy pool names.
   const extra = await listenRecorders(services, config, log)
+  const closeServices = async () => {
+    for (const s of [services, ...extra]) await new Promise((resolve) => s.close(resolve))
+  }
+  let instance
+  try {
+    instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
+  } catch (err) {
+    await closeServices()
+    throw err
+  }
+  roomgateUrl = instance.url
   const ws = instance.url.replace(/^http/, 'ws')
   log.info(
     {
@@ -80,7 +92,7 @@ export async function startDemo(): Promise<number> {
     {
       close: async () => {
         await instance.close()
-        for (const s of [services, ...extra]) await new Promise((resolve) => s.close(resolve))
+        await closeServices()
       },
       reload: () => instance.reload(),
     },

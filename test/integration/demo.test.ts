@@ -1,7 +1,7 @@
 /** `npm start` (roomgate demo): the demo config and services work end to end. */
 import { afterEach, expect, it } from 'vitest'
 import { request } from 'undici'
-import { freePort } from '../helpers/ports.js'
+import { freePort, waitFor } from '../helpers/ports.js'
 import { runCli, type RunningCli } from '../helpers/process.js'
 import { TestClient } from '../helpers/ws-client.js'
 
@@ -45,6 +45,29 @@ it('routes events, pushes broadcasts and proxies HTTP with the demo config', asy
   })
 
   ws.close()
+  cli.proc.kill('SIGTERM')
+  expect(await cli.exited).toBe(0)
+})
+
+it('starts its backend before its health checks and status polls: a first run warns of nothing', async () => {
+  // The demo's defaults: its backend on 127.0.0.1:8091, where its checks and status source point.
+  const port = await freePort()
+  cli = runCli(['demo'], { PORT: String(port) })
+  await cli.waitForLine('demo ready')
+  const url = `http://127.0.0.1:${port}`
+  const checks = await waitFor(async () => {
+    const body = (await (await request(`${url}/api/v1/metrics`)).body.json()) as { metrics: { checks: Record<string, { checkCount?: number; isHealthy: boolean }> } }
+    const all = Object.values(body.metrics.checks)
+    return all.length === 2 && all.every((c) => (c.checkCount ?? 0) >= 1) ? body.metrics.checks : undefined
+  }, 20_000, 'both demo checks to have run')
+  expect(Object.entries(checks).map(([name, c]) => [name, c.isHealthy])).toEqual([
+    ['s3', true],
+    ['lobby', true],
+  ])
+  const status = (await (await request(`${url}/api/public/demo/status`)).body.json()) as Record<string, unknown>
+  expect(status).not.toHaveProperty('error')
+  const complaints = cli.stdout.filter((l) => /"level":(40|50)/.test(l))
+  expect(complaints).toEqual([])
   cli.proc.kill('SIGTERM')
   expect(await cli.exited).toBe(0)
 })
