@@ -15,6 +15,7 @@ import { Registry } from './metrics/registry.js'
 import { createDeviceVerifier } from './auth/device-tokens.js'
 import { registerClientRoute } from './client-route.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
+import { registerHome } from './home.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
@@ -125,6 +126,7 @@ export async function buildServer(config: Readonly<Config>, engine: Engine, log:
   const reload = () => (closing ? Promise.reject(new RoomgateError('shutting_down')) : reloader.reload())
   const probes = { engine, registry, isClosing, config: () => reloader.info }
   registerProbes(app, { ...probes, metrics: config.admin.port === undefined })
+  registerHome(app, { metrics: config.admin.port === undefined })
   const admin = config.admin.port === undefined ? undefined : buildAdmin(probes, log)
   // Where /metrics is: on the admin listener when there is one.
   registerReloadRoute(admin ?? app, reload, credentialGuard('bearer', secrets, failedAuth)!)
