@@ -3,7 +3,8 @@
 // Systems: `direct` (no proxy), roomgate (auth and rate limit on, limits far
 // above the load), nginx (1 worker, upstream keepalive), haproxy (1 thread,
 // http-reuse always), @fastify/http-proxy and the `http-proxy` npm package
-// (keep-alive agent). Three kinds of request, each its own scenario in the
+// (keep-alive agent), and `node-naive` (node:http + an undici Pool, no
+// routing, auth or limits: the Node floor). Three kinds of request, each its own scenario in the
 // results: a small JSON GET, a 16 KiB POST and a 1 MiB GET; during the 1 MiB
 // runs roomgate's RSS is sampled to show the answer is streamed, not buffered.
 // A peer that is not installed or does not start is reported as missing.
@@ -16,8 +17,10 @@ import {
 } from './lib.js'
 
 /** Table order; `against` are the peers every system is compared with. */
-export const SYSTEMS = ['direct', 'roomgate', 'nginx', 'haproxy', '@fastify/http-proxy', 'http-proxy']
-const AGAINST = ['@fastify/http-proxy', 'nginx']
+export const SYSTEMS = ['direct', 'roomgate', 'nginx', 'haproxy', '@fastify/http-proxy', 'http-proxy', 'node-naive']
+const AGAINST = ['@fastify/http-proxy', 'nginx', 'node-naive']
+/** Seconds each system is loaded alone, per kind, before the first measured round (JIT, pools, keep-alive sockets). */
+const WARMUP_SECONDS = 2
 
 export const KINDS = [
   { scenario: 'http-proxy', label: 'GET, small JSON answer', path: '/v1/measurement/items?id=1' },
@@ -101,6 +104,11 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
       nodePeerPids['http-proxy'] = proc.pid
       return { proc, base: `http://127.0.0.1:${port}` }
     })
+    await peer('node-naive', async () => {
+      const { proc, port } = await startProcess([here('./servers/naive-proxy.js')], { UPSTREAM: upstreamUrl })
+      nodePeerPids['node-naive'] = proc.pid
+      return { proc, base: `http://127.0.0.1:${port}` }
+    })
     for (const [name, why] of Object.entries(missing)) process.stderr.write(`http-proxy: ${name} is missing: ${why}\n`)
 
     const running = SYSTEMS.filter((s) => bases[s] !== undefined)
@@ -133,12 +141,11 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
       // stay near a minute in all; the small GET carries the targets.
       const secs = quick && k > 0 ? Math.max(1, Math.floor(seconds / 2)) : seconds
       const rss = kind.rss ? Object.fromEntries(Object.entries(nodePids).map(([n, pid]) => [n, sampleRss(pid, 200)])) : undefined
-      // Warm-up (JIT on this kind's path, pools, keep-alive sockets): 1 s per
-      // system, one after the other; a quick run warms them all at once for 1 s
-      // (each gets a share of the server CPU, enough for the JIT). Only wrong
-      // answers count here: timeouts under the shared load do not.
-      if (quick) await Promise.all(running.map((name) => run(name, kind, 1, true)))
-      else for (const name of running) await run(name, kind, 1, true)
+      // Warm-up (JIT on this kind's path, pools, keep-alive sockets): each
+      // system alone under the same load, quick or not (a cold process gave
+      // roomgate a sixth of its warm rate in a first round). Only wrong answers
+      // count here: timeouts do not.
+      for (const name of running) await run(name, kind, WARMUP_SECONDS, true)
 
       const samples = await runRounds(running, rounds, (name) => run(name, kind, secs), (x) => `${Math.round(x.rps)} req/s`, `${kind.scenario} `)
 
@@ -169,24 +176,26 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
       }
       // Paired ratios: each round runs every system back to back, so the median
       // of the per-round ratios cancels the machine's drift better than a ratio
-      // of medians. null when either side is missing.
-      const paired = Object.fromEntries(
-        AGAINST.map((peerName) => [
-          peerName,
-          Object.fromEntries(
-            SYSTEMS.map((name) => [
-              name,
-              samples[name] && samples[peerName] ? fixed(pairedRatio(samples[name], samples[peerName], (x) => x.rps), 2) : null,
-            ]),
-          ),
-        ]),
-      )
+      // of medians; beside it the lowest and highest round. null when either
+      // side is missing.
+      const against = (f) =>
+        Object.fromEntries(
+          AGAINST.map((peerName) => [
+            peerName,
+            Object.fromEntries(SYSTEMS.map((name) => [name, samples[name] && samples[peerName] ? f(samples[name], samples[peerName]) : null])),
+          ]),
+        )
+      const paired = against((xs, ys) => fixed(pairedRatio(xs, ys, (x) => x.rps), 2))
+      const range = against((xs, ys) => {
+        const r = xs.map((x, i) => x.rps / ys[i].rps)
+        return [fixed(Math.min(...r), 2), fixed(Math.max(...r), 2)]
+      })
       kinds.push({
         scenario: kind.scenario,
         label: kind.label,
         seconds: secs,
         figures,
-        ratios: { against: AGAINST, paired_median: paired },
+        ratios: { against: AGAINST, paired_median: paired, paired_range: range },
         ...(rss ? { rss_samples: rssSamples } : {}),
       })
     }
@@ -197,7 +206,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
         rounds,
         seconds,
         connections,
-        warmup: quick ? '1 s per kind, all systems at once' : '1 s per system and kind',
+        warmup: `${WARMUP_SECONDS} s per system and kind, alone`,
         pinning,
         missing,
         versions: {

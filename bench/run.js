@@ -29,7 +29,11 @@ const wanted = (name) => values.only === undefined || values.only === name
 const setup = spawnSync('bash', [here('./setup.sh')], { stdio: 'inherit' })
 if (setup.status !== 0) process.exit(1)
 
-const table = (rows) => rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(22) : String(c).padStart(i === r.length - 1 ? 26 : 12))).join('')).join('\n')
+/** Rows as aligned columns: the first left-aligned, the others right-aligned, each as wide as its widest cell. */
+const table = (rows) => {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)))
+  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i] + 2))).join('')).join('\n')
+}
 
 async function main() {
   const result = { date: new Date().toISOString(), node: process.version, scenarios: {}, ratios: {}, settings: {} }
@@ -49,11 +53,16 @@ async function main() {
     const x = (v) => (v === null ? '-' : `${v.toFixed(2)}x`)
     for (const k of r.kinds) {
       record(k.scenario, { ...k, settings: { ...s, request: k.label } })
-      const [a, b] = k.ratios.against
+      const peers = k.ratios.against
+      const vs = (p, name) => {
+        const m = k.ratios.paired_median[p][name]
+        const r = k.ratios.paired_range[p][name]
+        return m === null ? '-' : p === name ? '1.00x' : `${x(m)} (${r[0].toFixed(2)}-${r[1].toFixed(2)})`
+      }
       console.log(`\n${k.scenario}: ${k.label}; ${connections} connections, ${hpRounds} rounds x ${k.seconds}s, median; ${s.pinning}`)
-      console.log(table([['system', 'req/s', 'p50 ms', 'p99 ms', `vs ${a.split('/')[0]}`, `vs ${b}`],
-        ...Object.entries(k.figures).map(([name, f]) => (f.missing ? [name, 'missing', '', '', '', '']
-          : [name, f.rps, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), x(k.ratios.paired_median[a][name]), x(k.ratios.paired_median[b][name])]))]))
+      console.log(table([['system', 'req/s', 'p50 ms', 'p99 ms', ...peers.map((p) => `vs ${p.split('/')[0]}`)],
+        ...Object.entries(k.figures).map(([name, f]) => (f.missing ? [name, 'missing', '', '', ...peers.map(() => '')]
+          : [name, f.rps, f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), ...peers.map((p) => vs(p, name))]))]))
       const rg = k.figures.roomgate
       if (rg.rss_mb_max !== undefined) {
         console.log(`  roomgate RSS over these runs (every 200 ms, ${k.rss_samples} samples): ${rg.rss_mb_start} MiB at start, ${rg.rss_mb_max} MiB max, ${rg.rss_mb_end} MiB at end (${s.roomgate_rss_mb_at_ready} MiB when ready)`)
@@ -61,7 +70,7 @@ async function main() {
         if (others.length) console.log(`  the same for ${others.map(([n, f]) => `${n}: ${f.rss_mb_start} -> max ${f.rss_mb_max} MiB`).join(', ')}`)
       }
     }
-    console.log('  vs: median of per-round ratios of req/s; target (small GET): roomgate >= 1.5x @fastify/http-proxy and >= 0.5x nginx')
+    console.log('  vs: median of per-round ratios of req/s (lowest-highest round); target (small GET): roomgate >= 1.5x @fastify/http-proxy and >= 1.0x node-naive')
     for (const [name, why] of Object.entries(s.missing)) console.log(`  ${name} missing: ${why.split('\n')[0]}`)
     if (s.contended_by.length) console.log(`  WARNING: another benchmark ran meanwhile, figures are skewed: ${s.contended_by.join('; ')}`)
   }
