@@ -2,11 +2,18 @@
  * Sends one client event to its service: `POST {service}/gateway/handle` with
  * `{event, request_id, device_id, data}`. A 2xx JSON reply is the response's
  * data; anything else becomes a RoomgateError with the right code.
+ *
+ * This is the per-event hot path, so it uses undici's dispatch API directly:
+ * the reply's chunks arrive in the handler (no body stream, no async
+ * iterator), and the caller ends a call with `abort` (its deadline, or the
+ * client leaving) instead of an AbortSignal per call.
  */
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { RoomgateError } from '../errors.js'
 import { upstreamFailure } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/pools.js'
+import { busy } from '../upstream/slots.js'
 import { errorFromReply } from './reply.js'
 
 export interface EventCall {
@@ -23,75 +30,104 @@ export const MAX_REPLY_BYTES = 4 * 1024 * 1024
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' }
 
-async function readBounded(body: Dispatcher.ResponseData['body'], service: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    if (size > MAX_REPLY_BYTES) {
-      body.destroy()
-      throw new RoomgateError('service_reply_too_large', { service, max: MAX_REPLY_BYTES })
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks, size).toString('utf8')
-}
+/** One call to a service: waits for a connection slot, sends, collects the reply. */
+export class ServiceCall implements Dispatcher.DispatchHandler {
+  /** Settles once: the reply's data, or a RoomgateError. */
+  readonly result: Promise<unknown>
+  private resolve!: (value: unknown) => void
+  private reject!: (err: RoomgateError) => void
+  private controller: Dispatcher.DispatchController | undefined
+  private release: (() => void) | undefined
+  private cancelWait: () => void = () => undefined
+  private status = 0
+  private chunks: Buffer[] = []
+  private size = 0
+  private settled = false
 
-/**
- * `signal` bounds the whole call: the wait for a free connection, the request
- * and the reply. Abort it with a `TimeoutError` for `upstream_timeout`.
- * `body` is the JSON text of an `EventCall`.
- */
-export async function callService(upstream: Upstream, body: string, signal: AbortSignal): Promise<unknown> {
-  const { pool, slots } = upstream.events
-  let release: () => void
-  try {
-    release = await slots.acquire(signal, upstream.name)
-  } catch (err) {
-    if (err instanceof RoomgateError) throw err
-    throw upstreamFailure(upstream.name, signal.reason ?? err)
-  }
-  try {
-    return await exchange(upstream, pool, body, signal)
-  } finally {
-    release()
-  }
-}
-
-async function exchange(upstream: Upstream, pool: Upstream['events']['pool'], body: string, signal: AbortSignal): Promise<unknown> {
-  let res: Dispatcher.ResponseData
-  try {
-    res = await pool.request({
-      method: 'POST',
-      path: `${upstream.basePath}/gateway/handle`,
-      headers: JSON_HEADERS,
-      body,
-      signal,
+  /** `body` is the JSON text of an `EventCall`. */
+  constructor(
+    private readonly upstream: Upstream,
+    body: string,
+  ) {
+    this.result = new Promise((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
     })
-  } catch (err) {
-    throw upstreamFailure(upstream.name, signal.aborted ? signal.reason : err)
+    const { pool, slots } = upstream.events
+    this.cancelWait = slots.request({
+      granted: (release) => {
+        this.release = release
+        if (this.settled) return release()
+        pool.dispatch({ method: 'POST', path: `${upstream.basePath}/gateway/handle`, headers: JSON_HEADERS, body }, this)
+      },
+      refused: () => this.fail(busy(upstream.name, slots.maxWaiting)),
+    })
   }
 
-  let text: string
-  try {
-    text = await readBounded(res.body, upstream.name)
-  } catch (err) {
-    if (err instanceof RoomgateError) throw err
-    throw upstreamFailure(upstream.name, signal.aborted ? signal.reason : err)
+  /** Ends the call now (its deadline passed: a `TimeoutError`; or the client left): fails with the reason's code. */
+  abort(reason: Error): void {
+    if (this.settled) return
+    this.fail(upstreamFailure(this.upstream.name, reason))
+    this.controller?.abort(reason)
   }
 
-  let parsed: unknown = null
-  let valid = true
-  if (text.length > 0) {
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      valid = false
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.settled) controller.abort(new Error('call already ended'))
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, _headers: IncomingHttpHeaders): void {
+    if (statusCode >= 200) this.status = statusCode // informational answers stay between roomgate and the service
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return
+    this.size += chunk.length
+    if (this.size > MAX_REPLY_BYTES) {
+      this.fail(new RoomgateError('service_reply_too_large', { service: this.upstream.name, max: MAX_REPLY_BYTES }))
+      controller.abort(new Error('reply too large'))
+      return
     }
+    this.chunks.push(chunk)
   }
-  if (res.statusCode >= 200 && res.statusCode < 300) {
-    if (!valid) throw new RoomgateError('service_reply_not_json', { service: upstream.name })
-    return parsed
+
+  onResponseEnd(): void {
+    if (this.settled) return
+    const text = this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks, this.size).toString('utf8')
+    this.chunks = []
+    let parsed: unknown = null
+    let valid = true
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        valid = false
+      }
+    }
+    const name = this.upstream.name
+    if (this.status >= 200 && this.status < 300) {
+      if (!valid) return this.fail(new RoomgateError('service_reply_not_json', { service: name }))
+      this.settle()
+      this.resolve(parsed)
+      return
+    }
+    this.fail(errorFromReply(name, this.status, valid ? parsed : undefined))
   }
-  throw errorFromReply(upstream.name, res.statusCode, valid ? parsed : undefined)
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.fail(upstreamFailure(this.upstream.name, err))
+  }
+
+  private fail(err: RoomgateError): void {
+    if (this.settled) return
+    this.settle()
+    this.reject(err)
+  }
+
+  private settle(): void {
+    this.settled = true
+    this.cancelWait()
+    this.release?.()
+    this.release = undefined
+  }
 }

@@ -29,7 +29,7 @@ export class Client {
   /** The topics it is in, by name (kept by the Hub, with each topic's members). */
   readonly topics = new Map<string, Membership>()
   /** Service calls made for this client and not answered yet; aborted if it leaves. */
-  readonly calls = new Set<AbortController>()
+  readonly calls = new Set<{ abort(reason: Error): void }>()
   readonly bucket: TokenBucket
 
   constructor(

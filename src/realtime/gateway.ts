@@ -6,7 +6,8 @@
 import { ERRORS, rateLimited, RoomgateError } from '../errors.js'
 import { OutageLog, type Logger } from '../log.js'
 import type { EventRouter } from '../events/routing.js'
-import { callService, type EventCall } from '../events/dispatch.js'
+import { Deadlines } from '../events/deadlines.js'
+import { ServiceCall, type EventCall } from '../events/dispatch.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Client } from './client.js'
@@ -36,8 +37,11 @@ export interface GatewayDeps {
 
 export class Gateway {
   private readonly outage: OutageLog
+  /** Every service call's deadline: one timer for all of them. */
+  private readonly deadlines: Deadlines
 
   constructor(private readonly deps: GatewayDeps) {
+    this.deadlines = new Deadlines(deps.timeoutMs)
     this.outage = new OutageLog(deps.log, 'per-device rate limit store unavailable; letting messages through', 'per-device rate limit store answering again')
   }
 
@@ -123,14 +127,12 @@ export class Gateway {
       this.sendError(client, message.event, message.request_id, new RoomgateError('data_too_deep'))
       return
     }
-    // One controller per call (not AbortSignal.any on a connection-long signal,
-    // which keeps every call's signal alive until the connection closes).
-    const call = new AbortController()
-    const deadline = setTimeout(() => call.abort(new DOMException('deadline passed', 'TimeoutError')), this.deps.timeoutMs)
+    // The deadline bounds the whole call: the wait for a free connection, the request and the reply.
+    const call = new ServiceCall(this.deps.upstreams.get(service), body)
+    const deadline = this.deadlines.add(() => call.abort(new DOMException('deadline passed', 'TimeoutError')))
     client.calls.add(call)
-    const upstream = this.deps.upstreams.get(service)
-    void this.answer(client, message, () => callService(upstream, body, call.signal), service).finally(() => {
-      clearTimeout(deadline)
+    void this.answer(client, message, () => call.result, service).finally(() => {
+      deadline.cancel()
       client.calls.delete(call)
     })
   }

@@ -66,29 +66,6 @@ export class Slots {
     }
   }
 
-  /** Promise form: rejects with `signal.reason` when it aborts first, or with `upstream_busy`. */
-  acquire(signal: AbortSignal, service: string): Promise<() => void> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error)
-    return new Promise((resolve, reject) => {
-      let cancel = noop
-      const onAbort = () => {
-        cancel()
-        reject(signal.reason as Error)
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      cancel = this.request({
-        granted: (release) => {
-          signal.removeEventListener('abort', onAbort)
-          resolve(release)
-        },
-        refused: () => {
-          signal.removeEventListener('abort', onAbort)
-          reject(busy(service, this.maxWaiting))
-        },
-      })
-    })
-  }
-
   private releaser(): () => void {
     let released = false
     return () => {

@@ -34,6 +34,7 @@ beforeEach(async () => {
     if (call.event === 'lobby.slow') return { status: 200, body: {}, delayMs: 2_000 }
     if (call.event === 'lobby.empty') return { status: 200, body: null }
     if (call.event === 'lobby.big') return { status: 200, body: { blob: 'x'.repeat(2 * 1024 * 1024) } }
+    if (call.event === 'lobby.huge') return { status: 200, body: { blob: 'x'.repeat(5 * 1024 * 1024) } }
     if (call.event === 'lobby.hang') return undefined
     return { status: 200, body: { service: 'lobby', event: call.event } }
   })
@@ -235,6 +236,16 @@ describe('deadlines and limits', () => {
     expect(res.type).toBe('response')
     expect(res.data.blob).toHaveLength(2 * 1024 * 1024)
     expect((await c.request('lobby.create')).type).toBe('response')
+  })
+
+  it('refuses a reply over 4 MiB and frees its connection for the next call', async () => {
+    const g = await startGate({ services: { lobby: { url: lobby.url, connections: 1 } }, httpTimeoutSeconds: 5 })
+    const c = await TestClient.connect(`${g.wsUrl}/ws?device_id=huge`)
+    clients.push(c)
+    expect((await c.request('lobby.huge')).error).toEqual({ code: 'upstream_error', message: 'Service lobby sent a reply over 4194304 bytes' })
+    expect((await c.request('lobby.html')).error.code).toBe('upstream_error')
+    expect((await c.request('lobby.create')).data).toEqual({ lobby_id: 'L1', code: 'ABC123' })
+    expect(g.server.upstreams.get('lobby').events.slots.inUse).toBe(0)
   })
 
   it('rate limits WebSocket upgrades per client IP', async () => {

@@ -37,16 +37,4 @@ describe('Slots', () => {
     release()
     expect(slots.inUse).toBe(0)
   })
-
-  it('acquire() rejects with the abort reason and leaves nothing behind', async () => {
-    const slots = new Slots(1, 5)
-    const hold = await slots.acquire(new AbortController().signal, 's')
-    const ac = new AbortController()
-    const waiting = slots.acquire(ac.signal, 's')
-    ac.abort(new Error('gone'))
-    await expect(waiting).rejects.toThrow('gone')
-    expect(slots.queued).toBe(0)
-    hold()
-    expect(slots.inUse).toBe(0)
-  })
 })
