@@ -24,6 +24,10 @@ export type ForwardDone = (status: number, seconds: number, error?: RoomgateErro
 class ProxyHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined
   private status = 0
+  /** The answer's Content-Length, or -1: a first chunk that holds all of it ends the answer in one write. */
+  private length = -1
+  private wrote = false
+  private ended = false
   private finished = false
   private readonly started = performance.now()
   private release: (() => void) | undefined
@@ -43,6 +47,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     res.on('drain', () => this.controller?.resume())
     res.on('close', () => {
       if (this.finished) return
+      // Answered in full from the first chunk: the upstream's end is due, nothing to abort.
+      if (this.ended) return this.finish(this.status)
       // Finish first: the abort below reports back through onResponseError, and
       // a client that left is not an upstream failure.
       this.finish(0)
@@ -100,15 +106,24 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       return
     }
     this.status = statusCode
+    const length = head['content-length']
+    if (length !== undefined) this.length = Number(length)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // The whole body in the first chunk (a small answer): head and body leave in one write.
+    if (!this.wrote && chunk.length === this.length) {
+      this.ended = true
+      this.res.end(chunk)
+      return
+    }
+    this.wrote = true
     if (!this.res.write(chunk)) controller.pause()
   }
 
   onResponseEnd(): void {
     if (this.finished) return
-    this.res.end()
+    if (!this.ended) this.res.end()
     this.finish(this.status)
   }
 

@@ -90,12 +90,17 @@ function utf8Bytes(value: string): string {
   return Buffer.from(value, 'utf8').toString('latin1')
 }
 
-/** The upstream's response headers without hop-by-hop ones (the object is modified). */
+/**
+ * The upstream's response headers without hop-by-hop ones, as a new object
+ * (deleting keys would turn undici's object into a slow dictionary on every answer).
+ */
 export function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const extra = connectionTokens(headers.connection)
-  for (const name of HOP_BY_HOP) delete headers[name]
-  if (extra) for (const name of extra) delete headers[name]
-  return headers
+  const out: IncomingHttpHeaders = {}
+  for (const name in headers) {
+    if (!HOP_BY_HOP.has(name) && !extra?.has(name)) out[name] = headers[name]
+  }
+  return out
 }
 
 /** The registry's name for a target that is not forwarded (each a 400 `bad_request`). */

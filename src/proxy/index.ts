@@ -15,7 +15,7 @@ import type { AuthSecrets } from '../auth/tokens.js'
 import type { Config, ProxyRouteConfig } from '../config/schema.js'
 import { RoomgateError } from '../errors.js'
 import { bodyTimeout, type FrontDoor } from '../http/front-door.js'
-import type { Counter, Histogram } from '../metrics/registry.js'
+import type { Counter, CounterChild, Histogram } from '../metrics/registry.js'
 import type { FailureLog } from '../upstream/failure-log.js'
 import type { Upstreams } from '../upstream/pools.js'
 import { forward } from './forward.js'
@@ -57,6 +57,19 @@ export interface Proxy {
   reload(routes: readonly ProxyRouteConfig[]): void
 }
 
+/** A service's request counter by status, each child looked up once. */
+function byStatus(requests: Counter, service: string): (status: number) => CounterChild {
+  const children = new Map<number, CounterChild>()
+  return (status) => {
+    let child = children.get(status)
+    if (child === undefined) {
+      child = requests.child(service, String(status))
+      children.set(status, child)
+    }
+    return child
+  }
+}
+
 /** The credentials of the route a request matched. */
 const checkCredentials: onRequestHookHandler = function (request, reply, done) {
   const guard = request.proxyRoute!.guard
@@ -75,6 +88,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         service: route.service,
         guard: route.auth === 'token' ? deviceGuard(deps.devices, deps.failedAuth) : credentialGuard(route.auth, deps.secrets, deps.failedAuth),
         latency: deps.upstreamLatency.child(route.service, 'proxy'),
+        answered: byStatus(deps.requests, route.service),
       })),
     )
   reload(config.proxy.routes)
@@ -109,7 +123,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       deviceId: request.verifiedDevice?.deviceId,
     })
     const call = forward(req, reply.raw, upstream, req.url!, headers, timeoutMs, (status, seconds, error) => {
-      deps.requests.child(route.service, String(status)).inc()
+      route.answered(status).inc()
       if (status > 0) route.latency.observe(seconds)
       if (error) deps.failures.report(route.service, 'proxy', error)
     })

@@ -7,7 +7,7 @@
  */
 import type { FastifyServerOptions, onRequestHookHandler } from 'fastify'
 import type { ProxyRouteConfig } from '../config/schema.js'
-import type { HistogramChild } from '../metrics/registry.js'
+import type { CounterChild, HistogramChild } from '../metrics/registry.js'
 
 export interface ProxyRoute {
   /** Without a trailing slash. */
@@ -16,6 +16,8 @@ export interface ProxyRoute {
   /** The route's credential check; undefined for `auth: none`. */
   readonly guard: onRequestHookHandler | undefined
   readonly latency: HistogramChild
+  /** The route's answers counted by status (`roomgate_proxy_requests_total`), each series resolved once. */
+  answered(status: number): CounterChild
 }
 
 type ConstraintStrategy = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>[string]

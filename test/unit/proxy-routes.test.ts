@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { ProxyTable, type ProxyRoute } from '../../src/proxy/routes.js'
 import { Registry } from '../../src/metrics/registry.js'
 
-const latency = new Registry().histogram('l', 'L', ['service']).child('x')
-const route = (prefix: string, service: string): ProxyRoute => ({ prefix, service, guard: undefined, latency })
+const registry = new Registry()
+const latency = registry.histogram('l', 'L', ['service']).child('x')
+const counted = registry.counter('c', 'C', ['service', 'status'])
+const route = (prefix: string, service: string): ProxyRoute => ({ prefix, service, guard: undefined, latency, answered: (status) => counted.child(service, String(status)) })
 
 describe('ProxyTable', () => {
   const table = new ProxyTable()
