@@ -6,7 +6,7 @@
 import type { WebSocket } from 'ws'
 import { TokenBucket, type RateRule } from '../ratelimit/token-bucket.js'
 import type { Membership } from './hub.js'
-import { writeFrame } from './wire.js'
+import { textFrame, writeFrame } from './wire.js'
 
 export type DisconnectReason = 'slow_consumer' | 'ping_timeout'
 
@@ -78,6 +78,23 @@ export class Client {
     }
     if (!writeFrame(socket, wire)) socket.send(payload, { binary: false })
     return true
+  }
+
+  /**
+   * Queues several frames (a recovery's replay) as one write: their WebSocket
+   * frames joined, or one `ws` send each when it must frame them itself.
+   * Returns how many were queued.
+   */
+  sendMany(frames: readonly string[]): number {
+    const socket = this.socket
+    if (frames.length === 0 || socket.readyState !== OPEN) return 0
+    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.drop('slow_consumer')
+      return 0
+    }
+    const payloads = frames.map((f) => Buffer.from(f, 'utf8'))
+    if (!writeFrame(socket, Buffer.concat(payloads.map(textFrame)))) for (const p of payloads) socket.send(p, { binary: false })
+    return frames.length
   }
 
   /** Cuts the connection at once: a close frame would only queue behind the unread bytes. */
