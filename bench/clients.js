@@ -56,12 +56,14 @@ export function ask(clients, message, reply) {
 
 /**
  * Opens `total` connections, spread over the clients (`rest`: url, kind… as
- * the client wants them; `urls`: client i connects to urls[i mod length]); their answers.
+ * the client wants them; `urls`: client i connects to urls[i mod length];
+ * `localAddresses`: from that loopback address, so ephemeral ports last); their answers.
  */
-export async function connectAll(clients, { name, total, urls, ...rest }) {
+export async function connectAll(clients, { name, total, urls, localAddresses, ...rest }) {
   const share = (i) => Math.floor(total / clients.length) + (i < total % clients.length ? 1 : 0)
   const url = (i) => (urls ? { url: urls[i % urls.length] } : {})
-  const replies = await ask(clients, (i) => ({ type: 'connect', name, ...rest, ...url(i), count: share(i), concurrency: CONNECT_CONCURRENCY }), 'connected')
+  const from = (i) => (localAddresses ? { localAddress: localAddresses[i % localAddresses.length] } : {})
+  const replies = await ask(clients, (i) => ({ type: 'connect', name, ...rest, ...url(i), ...from(i), count: share(i), concurrency: CONNECT_CONCURRENCY }), 'connected')
   const opened = replies.reduce((n, r) => n + r.opened, 0)
   if (opened !== total) {
     const error = replies.find((r) => r.error)?.error

@@ -17,10 +17,10 @@ const peers = createRequire(new URL('./peers/package.json', import.meta.url))
 let opened = 0
 
 /** One `ws` connection; resolves once open. */
-function openWs(target, url) {
+function openWs(target, url, localAddress) {
   return new Promise((resolve, reject) => {
     const conn = { ws: undefined, at: NaN, open: false }
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, ...(localAddress ? { localAddress } : {}) })
     conn.ws = ws
     ws.once('open', () => {
       conn.open = true
@@ -65,9 +65,9 @@ function openSocketIo(target, url) {
 }
 
 /** One connection of either kind; with deviceIds, each gets a device id unique across the clients. */
-function open(target, { kind, url, deviceIds }, index) {
+function open(target, { kind, url, deviceIds, localAddress }, index) {
   const u = deviceIds ? `${url}${url.includes('?') ? '&' : '?'}device_id=c${index}-${opened++}` : url
-  return kind === 'socket.io' ? openSocketIo(target, u) : openWs(target, u)
+  return kind === 'socket.io' ? openSocketIo(target, u) : openWs(target, u, localAddress)
 }
 
 /**

@@ -47,11 +47,13 @@ export function missingPeers(names) {
   })
 }
 
-async function startWsRoomgate(connections, nodeFlags, historySize) {
+/** roomgate for a fan-out (`connections`: what a broadcast must reach); `env`: REDIS_URL for several instances, `tag` names its config file. */
+export async function startWsRoomgate(connections, nodeFlags, historySize, { env = {}, tag = '' } = {}) {
   const realtime = historySize === undefined ? {} : { realtime: { history: { size: historySize } } }
   const { proc, port, base, inspectPort } = await startRoomgate({
-    file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}-${historySize ?? 'default'}.json`),
+    file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}-${historySize ?? 'default'}${tag}.json`),
     config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 }, ...realtime },
+    env,
     nodeFlags,
     inspect: true,
   })
@@ -73,7 +75,7 @@ async function startWsRoomgate(connections, nodeFlags, historySize) {
 }
 
 /** The ws floor or socket.io: bench/servers/<script>, POST /publish with the number as body. */
-async function startPeer(script, kind, path, connections, nodeFlags) {
+export async function startPeer(script, kind, path, connections, nodeFlags) {
   const inspectPort = await freePort()
   const { proc, port } = await startProcess([...nodeFlags, `--inspect=127.0.0.1:${inspectPort}`, here(`./servers/${script}`)], {})
   const base = `http://127.0.0.1:${port}`
