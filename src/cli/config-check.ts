@@ -9,11 +9,12 @@ import type { Config } from '../config/schema.js'
 import { safeUrl } from '../log.js'
 import { redisTarget } from '../engine/index.js'
 import { EXIT, usageError } from './exit.js'
+import { didYouMean } from '../config/suggest.js'
 import { fields, printJson } from './format.js'
 import { onlyOptions, type Values } from './options.js'
 
 export async function configCommand(sub: string | undefined, args: string[], values: Values): Promise<number> {
-  if (sub !== 'check') throw usageError(sub === undefined ? 'config needs a subcommand: check' : `unknown config subcommand ${JSON.stringify(sub)}`)
+  if (sub !== 'check') throw usageError(sub === undefined ? 'config needs a subcommand: check' : `unknown config subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['check'])}`)
   onlyOptions(values, 'config check', ['config', 'json'])
   const file = args[0] ?? values.config
   if (file === undefined || args.length > 1 || (args[0] !== undefined && values.config !== undefined)) {

@@ -7,6 +7,7 @@ import type { FileEvent } from '../jobs/events.js'
 import type { JobView, listEntry } from '../jobs/view.js'
 import { Client } from './client.js'
 import { EXIT, interruption, usageError } from './exit.js'
+import { didYouMean } from '../config/suggest.js'
 import { fields, filesWord, printJson, readableSize, table, when } from './format.js'
 import { connection, onlyOptions, positiveInt, type Values } from './options.js'
 import { ProgressView, stdoutTerminal } from './progress.js'
@@ -46,7 +47,7 @@ export async function jobsCommand(sub: string | undefined, args: string[], value
       return sub === 'get' ? get(client, id, values) : cancel(client, id, values)
     }
     default:
-      throw usageError(sub === undefined ? 'jobs needs a subcommand: submit, list, get or cancel' : `unknown jobs subcommand ${JSON.stringify(sub)}`)
+      throw usageError(sub === undefined ? 'jobs needs a subcommand: submit, list, get or cancel' : `unknown jobs subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['submit', 'list', 'get', 'cancel'])}`)
   }
 }
 
