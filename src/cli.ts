@@ -126,18 +126,18 @@ async function start(file: string | undefined): Promise<number> {
     throw err
   }
   // Loaded here, not at the top: the client commands should not pay for the server's modules.
-  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }] = await Promise.all([
+  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }, { configListeners, failedToStart }] = await Promise.all([
     import('./roomgate.js'),
     import('./log.js'),
     import('./signals.js'),
+    import('./cli/listen-error.js'),
   ])
   const log = createLogger(config.logLevel)
   let instance
   try {
     instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file }) })
   } catch (err) {
-    log.fatal({ err }, 'roomgate failed to start')
-    return EXIT.failed
+    return failedToStart(err, configListeners(config), log)
   }
   return untilSignal(instance, log, config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS)
 }

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js'
 import { startRoomgate } from '../roomgate.js'
 import { SHUTDOWN_MARGIN_MS, untilSignal } from '../signals.js'
 import { DEMO_SERVICES_PORT, startDemoServices } from './services.js'
+import { configListeners, failedToStart } from '../cli/listen-error.js'
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url))
 
@@ -45,13 +46,22 @@ export async function startDemo(): Promise<number> {
     throw err
   }
   const log = createLogger(config.logLevel)
-  const instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
+  let instance
+  try {
+    instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
+  } catch (err) {
+    return failedToStart(err, configListeners(config), log)
+  }
   // The demo backend serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
-  const services = await startDemoServices({
-    port: Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT,
-    roomgateUrl: instance.url,
-    internalToken: config.auth.internalToken,
-  })
+  const servicesPort = Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT
+  let services
+  try {
+    services = await startDemoServices({ port: servicesPort, roomgateUrl: instance.url, internalToken: config.auth.internalToken })
+  } catch (err) {
+    await instance.close()
+    const fix = 'set LOBBY_URL, MEASUREMENT_URL and SIMULATION_URL to another port (the demo services)'
+    return failedToStart(err, [{ port: servicesPort, fix }], log)
+  }
   // The demo recorders: the same server, on the addresses the legacy pool names.
   const extra = await listenRecorders(services, config, log)
   const ws = instance.url.replace(/^http/, 'ws')

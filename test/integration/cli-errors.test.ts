@@ -5,7 +5,12 @@
  * log one as JSON; config errors did not suggest the key meant, show the bad
  * value, or name the env var it came from.
  */
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { freePort } from '../helpers/ports.js'
 import { runCli } from '../helpers/process.js'
 
 const HINT = 'Run `roomgate --help` for usage.'
@@ -37,5 +42,58 @@ describe('unknown options and commands', () => {
     expect(r.code).toBe(2)
     expect(r.err).toEqual(err)
     expect(r.out).toEqual([])
+  })
+})
+
+describe('a port in use', () => {
+  let held: Server | undefined
+  afterEach(async () => {
+    await new Promise((resolve) => (held ? held.close(resolve) : resolve(undefined)))
+    held = undefined
+  })
+  /** A port some other program holds, on the address roomgate is told to use. */
+  async function holdPort(): Promise<number> {
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    held = server
+    return (server.address() as { port: number }).port
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'roomgate-cli-errors-'))
+
+  /** One line on stderr, exit 1, and no stack on either stream. */
+  function expectOneLine(r: Awaited<ReturnType<typeof run>>, line: string): void {
+    expect(r.code).toBe(1)
+    expect(r.err).toEqual([line])
+    expect([...r.out, ...r.err].join('\n')).not.toMatch(/EADDRINUSE|\bat .*\(node:/)
+  }
+
+  it('start --config FILE: names the port and the settings that move it', async () => {
+    const port = await holdPort()
+    const file = join(dir, 'port.yaml')
+    writeFileSync(file, `port: ${port}\nhost: 127.0.0.1\n`)
+    expectOneLine(await run(['start', '--config', file]), `roomgate: port ${port} is in use: set PORT or port`)
+  })
+
+  it('start: the admin listener names its own settings', async () => {
+    const [port, admin] = [await freePort(), await holdPort()]
+    expectOneLine(await run(['start'], { PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: String(admin) }), `roomgate: port ${admin} is in use: set ADMIN_PORT or admin.port`)
+  })
+
+  it('demo (npm start): the same line instead of a crash', async () => {
+    const port = await holdPort()
+    expectOneLine(await run(['demo'], { PORT: String(port), HOST: '127.0.0.1' }), `roomgate: port ${port} is in use: set PORT or port`)
+  })
+
+  it("demo: a taken port of the demo services names the variables that move them", async () => {
+    const [port, services] = [await freePort(), await holdPort()]
+    const base = `http://127.0.0.1:${services}`
+    const r = await run(['demo'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOBBY_URL: `${base}/lobby`,
+      MEASUREMENT_URL: `${base}/measurement`,
+      SIMULATION_URL: `${base}/simulation`,
+    })
+    expectOneLine(r, `roomgate: port ${services} is in use: set LOBBY_URL, MEASUREMENT_URL and SIMULATION_URL to another port (the demo services)`)
   })
 })
