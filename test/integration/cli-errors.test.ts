@@ -97,3 +97,22 @@ describe('a port in use', () => {
     expectOneLine(r, `roomgate: port ${services} is in use: set LOBBY_URL, MEASUREMENT_URL and SIMULATION_URL to another port (the demo services)`)
   })
 })
+
+describe('config errors, the same through config check and start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roomgate-cli-config-'))
+  const LEVELS = '"fatal", "error", "warn", "info", "debug", "trace", "silent"'
+  it.each([
+    { desc: 'a mistyped key', text: 'prot: 8080\n', env: {}, want: 'unknown key "prot" (did you mean "port"?)' },
+    { desc: 'a mistyped nested key', text: 'rateLimit:\n  rsp: 5\n', env: {}, want: 'unknown key "rateLimit.rsp" (did you mean "rateLimit.rps"?)' },
+    { desc: 'a bad value', text: 'port: abc\n', env: {}, want: 'port must be an integer, got "abc"' },
+    { desc: 'a bad value from the environment', text: 'logLevel: info\n', env: { LOG_LEVEL: 'verbose' }, want: `LOG_LEVEL: logLevel must be one of ${LEVELS}, got "verbose"` },
+  ])('$desc', async ({ desc, text, env, want }) => {
+    const file = join(dir, `${desc.replace(/\W+/g, '-')}.yaml`)
+    writeFileSync(file, text)
+    for (const args of [['config', 'check', file], ['start', '--config', file]]) {
+      const r = await run(args, env)
+      expect(r.code, args[0]).toBe(2)
+      expect(r.err, args[0]).toEqual([`roomgate: config error: ${want}`])
+    }
+  })
+})

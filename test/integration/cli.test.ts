@@ -38,7 +38,7 @@ describe('roomgate CLI', () => {
   it('exits 2 naming the variable when an env var is bad', async () => {
     const cli = runCli(['start'], { RATE_LIMIT_BURST: 'lots' })
     expect(await cli.exited).toBe(2)
-    expect(cli.stderr.join('\n')).toMatch(/RATE_LIMIT_BURST \(rateLimit\.burst\) must be a number/)
+    expect(cli.stderr).toEqual(['roomgate: config error: RATE_LIMIT_BURST: rateLimit.burst must be a number, got "lots"'])
   })
 
   it('starts from a file with env overriding it, and stops on SIGINT', async () => {
