@@ -58,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseCommandLine(argv)
   } catch (err) {
-    return report(err as CliError)
+    if (!(err instanceof CliError)) throw err
+    return report(err)
   }
   const { values, positionals } = parsed
   if (values.version) {
