@@ -7,11 +7,11 @@
  * Exit codes: see EXIT in src/cli/exit.ts (0 ok, 1 failed, 2 bad usage or
  * config, 3 unreachable, 4 unauthorized, 5 not found, 130 watch interrupted).
  */
-import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config/load.js'
 import { CliError, EXIT, UsageError } from './cli/exit.js'
 import { VERSION } from './version.js'
-import { DEFAULT_TIMEOUT_SECONDS, DEFAULT_URL, onlyOptions, OPTIONS, type Values } from './cli/options.js'
+import { DEFAULT_TIMEOUT_SECONDS, DEFAULT_URL, onlyOptions, parseCommandLine, type Values } from './cli/options.js'
+import { didYouMean } from './config/suggest.js'
 
 const USAGE = `Usage: roomgate <command> [options]
 
@@ -56,13 +56,12 @@ Exit codes:
 export async function main(argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
+    parsed = parseCommandLine(argv)
   } catch (err) {
-    console.error(`roomgate: ${(err as Error).message}\n\n${USAGE}`)
-    return EXIT.usage
+    if (!(err instanceof CliError)) throw err
+    return report(err)
   }
-  const values = parsed.values as Values
-  const { positionals } = parsed
+  const { values, positionals } = parsed
   if (values.version) {
     console.log(VERSION)
     return EXIT.ok
@@ -75,16 +74,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(command, sub, rest, positionals.slice(1), values)
   } catch (err) {
-    if (err instanceof CliError) {
-      console.error(`roomgate: ${err.message}${err instanceof UsageError ? '\nRun `roomgate --help` for usage.' : ''}`)
-      return err.exitCode
-    }
+    if (err instanceof CliError) return report(err)
     if (command === 'start' || command === 'demo') throw err
     // A client command choked on an answer it did not expect: something that is not roomgate at --url, or another version.
     console.error(`roomgate: unexpected answer from the server (is it a roomgate?): ${(err as Error).message}`)
     return EXIT.failed
   }
 }
+
+/** Prints a CLI error (usage errors with a pointer to --help) and gives its exit code. */
+function report(err: CliError): number {
+  console.error(`roomgate: ${err.message}${err instanceof UsageError ? '\nRun `roomgate --help` for usage.' : ''}`)
+  return err.exitCode
+}
+
+const COMMANDS = ['start', 'demo', 'config', 'reload', 'jobs', 'rooms', 'status', 'help']
 
 async function run(command: string, sub: string | undefined, rest: string[], args: string[], values: Values): Promise<number> {
   switch (command) {
@@ -107,8 +111,7 @@ async function run(command: string, sub: string | undefined, rest: string[], arg
     case 'reload':
       return (await import('./cli/reload.js')).reloadCommand(args, values)
     default:
-      console.error(`roomgate: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
-      return EXIT.usage
+      throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, COMMANDS)}`)
   }
 }
 
@@ -124,18 +127,18 @@ async function start(file: string | undefined): Promise<number> {
     throw err
   }
   // Loaded here, not at the top: the client commands should not pay for the server's modules.
-  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }] = await Promise.all([
+  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }, { configListeners, failedToStart }] = await Promise.all([
     import('./roomgate.js'),
     import('./log.js'),
     import('./signals.js'),
+    import('./cli/listen-error.js'),
   ])
   const log = createLogger(config.logLevel)
   let instance
   try {
     instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file }) })
   } catch (err) {
-    log.fatal({ err }, 'roomgate failed to start')
-    return EXIT.failed
+    return failedToStart(err, configListeners(config), log)
   }
   return untilSignal(instance, log, config.shutdown.drainTimeoutMs + SHUTDOWN_MARGIN_MS)
 }

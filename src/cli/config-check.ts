@@ -2,32 +2,40 @@
  * `roomgate config check FILE`: loads the file as `roomgate start` would
  * (environment variables on top) without starting anything, and prints "ok"
  * with what the config sets up, or the config error naming its dotted key
- * (exit 2). No secret is printed: credentials are counted, URLs lose theirs.
+ * (exit 2), or a jobs.root that cannot be read here. No secret is printed: credentials are counted, URLs lose theirs.
  */
 import { ConfigError, loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { safeUrl } from '../log.js'
 import { redisTarget } from '../engine/index.js'
 import { EXIT, usageError } from './exit.js'
+import { didYouMean } from '../config/suggest.js'
 import { fields, printJson } from './format.js'
+import { jobsRootProblem } from './jobs-root-check.js'
 import { onlyOptions, type Values } from './options.js'
 
 export async function configCommand(sub: string | undefined, args: string[], values: Values): Promise<number> {
-  if (sub !== 'check') throw usageError(sub === undefined ? 'config needs a subcommand: check' : `unknown config subcommand ${JSON.stringify(sub)}`)
+  if (sub !== 'check') throw usageError(sub === undefined ? 'config needs a subcommand: check' : `unknown config subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['check'])}`)
   onlyOptions(values, 'config check', ['config', 'json'])
   const file = args[0] ?? values.config
   if (file === undefined || args.length > 1 || (args[0] !== undefined && values.config !== undefined)) {
     throw usageError('config check needs exactly one FILE')
+  }
+  const refuse = (error: string) => {
+    if (values.json) printJson({ ok: false, file, error })
+    console.error(`roomgate: config error: ${error}`)
+    return EXIT.usage
   }
   let config: Readonly<Config>
   try {
     config = loadConfig({ file })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
-    if (values.json) printJson({ ok: false, file, error: err.message })
-    console.error(`roomgate: config error: ${err.message}`)
-    return EXIT.usage
+    return refuse(err.message)
   }
+  // The files it names exist here: jobs.root is the one `start` does not insist on.
+  const root = jobsRootProblem(config.jobs.root)
+  if (root !== undefined) return refuse(root)
   const summary = summarize(config)
   if (values.json) printJson({ ok: true, file, summary })
   else {

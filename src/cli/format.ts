@@ -6,6 +6,9 @@ import { readableSize } from '../jobs/view.js'
 
 export { readableSize }
 
+/** `file` for 1, `files` otherwise ("1 files" was issue 16). */
+export const filesWord = (n: number): string => (n === 1 ? 'file' : 'files')
+
 /**
  * Text from the server made safe for a terminal: control characters (escape
  * sequences could move the cursor, retitle the window or hide text) are shown

@@ -7,7 +7,8 @@ import type { FileEvent } from '../jobs/events.js'
 import type { JobView, listEntry } from '../jobs/view.js'
 import { Client } from './client.js'
 import { EXIT, interruption, usageError } from './exit.js'
-import { fields, printJson, readableSize, table, when } from './format.js'
+import { didYouMean } from '../config/suggest.js'
+import { fields, filesWord, printJson, readableSize, table, when } from './format.js'
 import { connection, onlyOptions, positiveInt, type Values } from './options.js'
 import { ProgressView, stdoutTerminal } from './progress.js'
 import { isEnded, watchJob } from './watch.js'
@@ -46,7 +47,7 @@ export async function jobsCommand(sub: string | undefined, args: string[], value
       return sub === 'get' ? get(client, id, values) : cancel(client, id, values)
     }
     default:
-      throw usageError(sub === undefined ? 'jobs needs a subcommand: submit, list, get or cancel' : `unknown jobs subcommand ${JSON.stringify(sub)}`)
+      throw usageError(sub === undefined ? 'jobs needs a subcommand: submit, list, get or cancel' : `unknown jobs subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['submit', 'list', 'get', 'cancel'])}`)
   }
 }
 
@@ -56,7 +57,7 @@ async function submit(client: Client, paths: string[], values: Values): Promise<
   if (values.json) printJson(values.watch ? { event: 'job.created', data: created } : created)
   else {
     console.log(created.jobId)
-    console.error(`roomgate: job created: ${created.totalFiles} files, ${created.totalSize.readable} (${created.status})`)
+    console.error(`roomgate: job created: ${created.totalFiles} ${filesWord(created.totalFiles)}, ${created.totalSize.readable} (${created.status})`)
   }
   for (const missing of created.notFound ?? []) console.error(`roomgate: not found on the server: ${missing}`)
   return values.watch ? watch(client, created.jobId, values.json === true) : EXIT.ok
@@ -99,10 +100,10 @@ function elapsed(job: JobView): string {
 }
 
 /** `job … completed: 3 of 3 files, 192.0 KB in 2.1 s` (and the job's error, if any). */
-function summary(job: JobView): string {
+export function summary(job: JobView): string {
   const { files, size } = job.progress
   const failed = files.failed > 0 ? `, ${files.failed} failed` : ''
-  return `job ${job.id} ${job.status}: ${files.completed} of ${files.total} files${failed}, ${size.completedReadable}${elapsed(job)}${job.error ? ` (${job.error})` : ''}`
+  return `job ${job.id} ${job.status}: ${files.completed} of ${files.total} ${filesWord(files.total)}${failed}, ${size.completedReadable}${elapsed(job)}${job.error ? ` (${job.error})` : ''}`
 }
 
 async function list(client: Client, values: Values): Promise<number> {

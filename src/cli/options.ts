@@ -5,6 +5,8 @@
  * --token/ROOMGATE_TOKEN, --timeout). The CLI is the top layer: this is the
  * one place that reads its environment variables.
  */
+import { parseArgs } from 'node:util'
+import { didYouMean } from '../config/suggest.js'
 import { usageError } from './exit.js'
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -43,6 +45,36 @@ export interface Values {
   status?: string
   limit?: string
   follow?: boolean
+}
+
+/**
+ * Parses the command line, or fails with one line for people (exit 2):
+ * `unknown option --conf (did you mean --config?)`, `--config needs a value`.
+ * Node's own parser messages are written for developers (and quote badly).
+ */
+export function parseCommandLine(argv: string[]): { values: Values; positionals: string[] } {
+  // A lenient pass finds what the strict one would refuse, so each problem gets its own message.
+  const { tokens } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS, strict: false, tokens: true })
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue
+    const option = (OPTIONS as Record<string, { type: 'string' | 'boolean' }>)[token.name]
+    if (option === undefined) {
+      const long = token.rawName.startsWith('--')
+      throw usageError(`unknown option ${token.rawName}${long ? didYouMean(token.name, Object.keys(OPTIONS), (s) => `--${s}`) : ''}`)
+    }
+    if (option.type === 'string' && token.value === undefined) throw usageError(`${token.rawName} needs a value`)
+    if (option.type === 'string' && !token.inlineValue && token.value?.startsWith('-')) {
+      throw usageError(`${token.rawName} needs a value, got the option ${token.value} (write ${token.rawName}=${token.value} if that is the value)`)
+    }
+    if (option.type === 'boolean' && token.inlineValue) throw usageError(`${token.rawName} does not take a value`)
+  }
+  try {
+    const parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
+    return { values: parsed.values as Values, positionals: parsed.positionals }
+  } catch (err) {
+    // Anything the lenient pass let through: Node's first sentence, without its advice.
+    throw usageError((err as Error).message.split(/\.\s/, 1)[0]!)
+  }
 }
 
 /** Fails with exit 2 when an option was given that `command` does not take. */

@@ -6,7 +6,7 @@
  * most one per second, plus every change of state and the last one.
  */
 import type { JobView } from '../jobs/view.js'
-import { printable, readableSize } from './format.js'
+import { filesWord, printable, readableSize } from './format.js'
 
 export interface ProgressSnapshot {
   status: string
@@ -59,22 +59,71 @@ export function etaSeconds(s: ProgressSnapshot): number | null {
   return Math.max(0, s.bytesTotal - s.bytesDone) / s.bps
 }
 
+/** How much of the line to show; `fitProgress` gives up the later fields first. */
+interface Shape {
+  /** Inner width of the bar; 0 = no bar. */
+  bar: number
+  bytes: boolean
+  padStatus: boolean
+  filesWord: boolean
+  failed: boolean
+  rate: boolean
+  eta: boolean
+}
+
+const FULL: Shape = { bar: 0, bytes: true, padStatus: true, filesWord: true, failed: true, rate: true, eta: true }
+/** Below this the bar says too little to be worth its columns. */
+const MIN_BAR_WIDTH = 8
+/** From this width on, throughput and ETA are always shown. */
+export const RATE_ETA_MIN_COLUMNS = 60
+
+function render(s: ProgressSnapshot, shape: Shape): string {
+  const pct = `${(Math.floor(fractionDone(s) * 1000) / 10).toFixed(1)}%`
+  const failed = shape.failed && s.filesFailed > 0 ? ` (${s.filesFailed} failed)` : ''
+  const word = shape.filesWord ? ` ${filesWord(s.filesTotal)}` : ''
+  const parts = [
+    shape.padStatus ? s.status.padEnd(9) : s.status,
+    ...(shape.bar > 0 ? [progressBar(fractionDone(s), shape.bar)] : []),
+    pct.padStart(6),
+    `${s.filesDone}/${s.filesTotal}${word}${failed}`,
+    ...(shape.bytes ? [`${readableSize(s.bytesDone)} / ${readableSize(s.bytesTotal)}`] : []),
+  ]
+  if (s.status === 'running') {
+    if (shape.rate) parts.push(formatRate(s.bps))
+    if (shape.eta) parts.push(`ETA ${formatEta(etaSeconds(s))}`)
+  }
+  return parts.join('  ')
+}
+
 /**
  * One line: `[######------]  45.2%  12/30 files  1.2 MB / 3.4 MB  125.5 MB/s  ETA 18s`,
  * prefixed by the status; without `bar` (plain output) the bar is left out.
  */
 export function formatProgress(s: ProgressSnapshot, options: { bar?: boolean; width?: number } = {}): string {
-  const pct = `${(Math.floor(fractionDone(s) * 1000) / 10).toFixed(1)}%`
-  const failed = s.filesFailed > 0 ? ` (${s.filesFailed} failed)` : ''
-  const parts = [
-    s.status.padEnd(9),
-    ...(options.bar ? [progressBar(fractionDone(s), options.width)] : []),
-    pct.padStart(6),
-    `${s.filesDone}/${s.filesTotal} files${failed}`,
-    `${readableSize(s.bytesDone)} / ${readableSize(s.bytesTotal)}`,
-  ]
-  if (s.status === 'running') parts.push(formatRate(s.bps), `ETA ${formatEta(etaSeconds(s))}`)
-  return parts.join('  ')
+  return render(s, { ...FULL, bar: options.bar ? (options.width ?? BAR_WIDTH) : 0 })
+}
+
+/**
+ * The TTY line within `columns`: the bar shrinks, then goes; then the bytes,
+ * the status padding, the word "files" and the failed count. Throughput and
+ * ETA say the most about a running job, so they go last, and only below
+ * RATE_ETA_MIN_COLUMNS; what still does not fit is cut.
+ */
+export function fitProgress(s: ProgressSnapshot, columns: number): string {
+  const bare = render(s, FULL)
+  // The bar and its separator take bar + 4 columns.
+  const bar = Math.min(BAR_WIDTH, columns - bare.length - 4)
+  if (bar >= MIN_BAR_WIDTH) return render(s, { ...FULL, bar })
+  const steps: Array<Partial<Shape>> = [{}, { bytes: false }, { padStatus: false }, { filesWord: false }, { failed: false }]
+  if (columns < RATE_ETA_MIN_COLUMNS) steps.push({ eta: false }, { rate: false })
+  let shape = FULL
+  let line = bare
+  for (const step of steps) {
+    shape = { ...shape, ...step }
+    line = render(s, shape)
+    if (line.length <= columns) return line
+  }
+  return line.slice(0, columns)
 }
 
 /** The server's figures, with a local rate estimate when the server shows none. */
@@ -116,7 +165,10 @@ export interface Terminal {
 
 export const stdoutTerminal = (): Terminal => ({
   isTTY: process.stdout.isTTY === true,
-  columns: process.stdout.columns,
+  // Read at each update, so a resized window is followed.
+  get columns() {
+    return process.stdout.columns
+  },
   write: (text) => void process.stdout.write(text),
 })
 
@@ -140,8 +192,8 @@ export class ProgressView {
     const changed = snapshot.status !== this.lastStatus
     this.lastStatus = snapshot.status
     if (this.term.isTTY) {
-      const width = Math.max(20, (this.term.columns || 80) - 1)
-      const line = formatProgress(snapshot, { bar: true }).slice(0, width)
+      // One column short of the width: a line that fills it makes some terminals wrap.
+      const line = fitProgress(snapshot, Math.max(20, (this.term.columns || 80) - 1))
       this.term.write(`\r${line}\x1b[K`)
       this.drawn = line
       return

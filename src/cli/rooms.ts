@@ -8,6 +8,7 @@ import type { mappingView } from '../rooms/legacy-routes.js'
 import type { assignmentView, legacyAssignmentView } from '../rooms/server-routes.js'
 import { Client, HttpError } from './client.js'
 import { EXIT, usageError } from './exit.js'
+import { didYouMean } from '../config/suggest.js'
 import { natural, printJson, table, when } from './format.js'
 import { connection, onlyOptions, type Values } from './options.js'
 
@@ -15,7 +16,7 @@ type Room = ReturnType<typeof assignmentView> | ReturnType<typeof legacyAssignme
 type Mapping = ReturnType<typeof mappingView>
 
 export async function roomsCommand(sub: string | undefined, args: string[], values: Values): Promise<number> {
-  if (sub !== 'list') throw usageError(sub === undefined ? 'rooms needs a subcommand: list' : `unknown rooms subcommand ${JSON.stringify(sub)}`)
+  if (sub !== 'list') throw usageError(sub === undefined ? 'rooms needs a subcommand: list' : `unknown rooms subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['list'])}`)
   onlyOptions(values, 'rooms list', ['url', 'token', 'timeout', 'json'])
   if (args.length > 0) throw usageError(`rooms list takes no arguments, got ${JSON.stringify(args[0])}`)
   const client = new Client(connection(values))

@@ -63,13 +63,10 @@ function parseValue(v: EnvVar, raw: string): unknown {
         .filter(Boolean)
     case 'number':
     case 'integer': {
+      // Worded as the schema's errors are, after the variable's name: `PORT: port must be an integer, got "abc"`.
       const n = Number(raw.trim())
-      if (!Number.isFinite(n) || raw.trim() === '') {
-        throw new EnvError(`${v.name} (${v.key}) must be a number, got ${JSON.stringify(raw)}`)
-      }
-      if (v.kind === 'integer' && !Number.isInteger(n)) {
-        throw new EnvError(`${v.name} (${v.key}) must be an integer, got ${JSON.stringify(raw)}`)
-      }
+      const bad = !Number.isFinite(n) || raw.trim() === '' || (v.kind === 'integer' && !Number.isInteger(n))
+      if (bad) throw new EnvError(`${v.name}: ${v.key} must be ${v.kind === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`)
       return n
     }
   }

@@ -14,6 +14,9 @@ import { HttpCheckSchema, S3CheckSchema } from './health-schema.js'
 import { checkStatusConfig, STATUS_AUTH_PATH } from './status-schema.js'
 import { checkConfig } from './checks.js'
 import { checkDevicesConfig } from './device-keys.js'
+import { describeErrors, withEnvName, type SchemaError } from './problems.js'
+
+export { dottedKey } from './problems.js'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -61,6 +64,10 @@ function mergeInto(target: Tree, source: Tree): Tree {
   return target
 }
 
+function getDotted(tree: Tree, key: string): unknown {
+  return key.split('.').reduce<unknown>((node, part) => (isTree(node) ? node[part] : undefined), tree)
+}
+
 /** Sets `a.b.c`; with `append`, adds the value to the list there instead (a non-list there is replaced). */
 function setDotted(tree: Tree, key: string, value: unknown, append = false): void {
   const parts = key.split('.')
@@ -75,23 +82,6 @@ function setDotted(tree: Tree, key: string, value: unknown, append = false): voi
   node[last] = append ? [...(Array.isArray(current) ? current : []), value] : value
 }
 
-/** `/events/routes/2/service` → `events.routes[2].service` */
-export function dottedKey(instancePath: string): string {
-  return instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
-}
-
-interface SchemaError {
-  keyword: string
-  instancePath: string
-  schemaPath: string
-  message: string
-  params: Record<string, unknown>
-}
-
 const CHECK_ITEM = /^\/health\/checks\/\d+/
 
 /**
@@ -99,38 +89,15 @@ const CHECK_ITEM = /^\/health\/checks\/\d+/
  * union would report the mismatches with both. Each item is checked against
  * the shape its kind names instead.
  */
-function checkItemProblems(tree: Tree, envFor: Map<string, string>): string[] {
+function checkItemProblems(tree: Tree): string[] {
   const checks = isTree(tree.health) ? tree.health.checks : undefined
   if (!Array.isArray(checks)) return []
   return checks.flatMap((item: unknown, i) => {
     const kind = isTree(item) ? item.kind : undefined
     const schema = kind === 'http' ? HttpCheckSchema : kind === 's3' ? S3CheckSchema : undefined
     if (!schema) return [`health.checks[${i}].kind must be "http" or "s3"`]
-    return [...Value.Errors(schema, item)]
-      .map((e) => {
-        const err = e as unknown as SchemaError
-        return describe({ ...err, instancePath: `/health/checks/${i}${err.instancePath}` }, envFor)
-      })
-      .filter((m): m is string => m !== undefined)
+    return describeErrors([...Value.Errors(schema, item)] as unknown as SchemaError[], schema, item, `/health/checks/${i}`)
   })
-}
-
-function describe(err: SchemaError, envFor: Map<string, string>): string | undefined {
-  const key = dottedKey(err.instancePath)
-  switch (err.keyword) {
-    case 'boolean':
-      return undefined // the matching additionalProperties error says it better
-    case 'additionalProperties': {
-      const extra = (err.params.additionalProperties as string[]).map((p) => (key ? `${key}.${p}` : p))
-      return `${extra.join(', ')}: unknown setting`
-    }
-    case 'enum':
-      return `${key} must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
-    default: {
-      const env = envFor.get(key)
-      return `${key}${env ? ` (from ${env})` : ''} ${err.message}`
-    }
-  }
 }
 
 /** Builds the frozen config from an already-parsed tree plus the environment. */
@@ -150,7 +117,9 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   for (const { key: rawKey, value, from, append } of overrides) {
     const key = rawKey.replace(SERVER_POOL_PLACEHOLDER, serverPool)
     setDotted(tree, key, value, append)
-    envFor.set(key, from)
+    // An appended value is one item of the list: the file's items are not the variable's.
+    const list = append ? getDotted(tree, key) : undefined
+    envFor.set(Array.isArray(list) ? `${key}[${list.length - 1}]` : key, from)
   }
   if (rooms) normalisePools(rooms, serverPool)
 
@@ -169,18 +138,20 @@ export function buildConfig(input: Tree, env: NodeJS.ProcessEnv = {}): Readonly<
   const errors = [...Value.Errors(ConfigSchema, withDefaults)] as unknown as SchemaError[]
   // Unions (a health check's kind, a status source's auth type) are checked against the shape their type names.
   const authErrors = errors.filter((e) => STATUS_AUTH_PATH.test(e.instancePath))
-  const problems = errors
-    .filter((e) => !CHECK_ITEM.test(e.instancePath) && !STATUS_AUTH_PATH.test(e.instancePath))
-    .map((e) => describe(e, envFor))
-    .filter((m): m is string => m !== undefined)
-  problems.push(...checkItemProblems(withDefaults, envFor))
+  const problems = describeErrors(
+    errors.filter((e) => !CHECK_ITEM.test(e.instancePath) && !STATUS_AUTH_PATH.test(e.instancePath)),
+    ConfigSchema,
+    withDefaults,
+  )
+  problems.push(...checkItemProblems(withDefaults))
   if (authErrors.length > 0) problems.push(...checkStatusConfig({ status: withDefaults.status as Config['status'] }, env))
-  if (problems.length > 0) throw new ConfigError(unique(problems).join('; '))
+  const fail = (messages: string[]) => new ConfigError(unique(messages.map((m) => withEnvName(m, envFor))).join('; '))
+  if (problems.length > 0) throw fail(problems)
 
   const config = withDefaults as unknown as Config
   // Status sources and device keys name env vars and files for their secrets: they must exist where this process runs.
   const semantic = [...checkConfig(config), ...checkStatusConfig(config, env), ...checkDevicesConfig(config, env)]
-  if (semantic.length > 0) throw new ConfigError(semantic.join('; '))
+  if (semantic.length > 0) throw fail(semantic)
   return deepFreeze(config)
 }
 

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js'
 import { startRoomgate } from '../roomgate.js'
 import { SHUTDOWN_MARGIN_MS, untilSignal } from '../signals.js'
 import { DEMO_SERVICES_PORT, startDemoServices } from './services.js'
+import { configListeners, failedToStart } from '../cli/listen-error.js'
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url))
 
@@ -47,12 +48,15 @@ export async function startDemo(): Promise<number> {
   const log = createLogger(config.logLevel)
   // The demo backend first, so roomgate's first health checks and status polls find it listening.
   // It serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
+  const servicesPort = Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT
   let roomgateUrl = ''
-  const services = await startDemoServices({
-    port: Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT,
-    roomgateUrl: () => roomgateUrl,
-    internalToken: config.auth.internalToken,
-  })
+  let services
+  try {
+    services = await startDemoServices({ port: servicesPort, roomgateUrl: () => roomgateUrl, internalToken: config.auth.internalToken })
+  } catch (err) {
+    const fix = 'set LOBBY_URL, MEASUREMENT_URL and SIMULATION_URL to another port (the demo services)'
+    return failedToStart(err, [{ port: servicesPort, fix }], log)
+  }
   // The demo recorders: the same server, on the addresses the legacy pool names.
   const extra = await listenRecorders(services, config, log)
   const closeServices = async () => {
@@ -63,7 +67,7 @@ export async function startDemo(): Promise<number> {
     instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file: DEMO_CONFIG }) })
   } catch (err) {
     await closeServices()
-    throw err
+    return failedToStart(err, configListeners(config), log)
   }
   roomgateUrl = instance.url
   const ws = instance.url.replace(/^http/, 'ws')

@@ -7,7 +7,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer, type Server, type Socket } from 'node:net'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -370,6 +370,7 @@ describe('roomgate config check', () => {
   }
 
   it('prints ok and a summary, without secrets; env overrides apply', async () => {
+    mkdirSync(join(dir, 'cache'), { recursive: true })
     const p = file(
       [
         'port: 9000',
@@ -396,12 +397,25 @@ describe('roomgate config check', () => {
     const p = file('rateLimit:\n  rps: -5\n')
     const r = await cli(['config', 'check', p])
     expect(r.code).toBe(2)
-    expect(r.err).toBe('roomgate: config error: rateLimit.rps must be > 0')
+    expect(r.err).toBe('roomgate: config error: rateLimit.rps must be > 0, got -5')
     const json = await cli(['config', 'check', p, '--json'])
     expect(json.code).toBe(2)
-    expect(JSON.parse(json.out)).toEqual({ ok: false, file: p, error: 'rateLimit.rps must be > 0' })
+    expect(JSON.parse(json.out)).toEqual({ ok: false, file: p, error: 'rateLimit.rps must be > 0, got -5' })
     expect((await cli(['config', 'check', join(dir, 'missing.yaml')])).code).toBe(2)
     expect((await cli(['config', 'check'])).code).toBe(2)
+  })
+
+  it('exits 2 naming a jobs.root that cannot be read here, and one that is a file', async () => {
+    const missing = join(dir, 'no-such-cache')
+    const r = await cli(['config', 'check', file(`jobs: { root: ${missing} }\n`)])
+    expect(r.code).toBe(2)
+    expect(r.err).toBe(
+      `roomgate: config error: jobs.root "${missing}" cannot be read: no such file or directory (roomgate start would run and refuse new cache jobs until it can be)`,
+    )
+    const plain = file('port: 9000\n')
+    const notFolder = await cli(['config', 'check', file('jobs: { root: ./x }\n')], { JOBS_ROOT: plain })
+    expect(notFolder.code).toBe(2)
+    expect(notFolder.err).toBe(`roomgate: config error: jobs.root "${plain}" is not a folder`)
   })
 })
 
