@@ -180,6 +180,18 @@ async function main() {
     console.log(`  targets (redis): every device recovered within ${r.ratios.targets.redis_all_recovered_s} s ${r.ratios.meets.redis_all_recovered ? 'met' : 'MISSED'}, bystanders' p99 <= ${r.ratios.targets.bystander_p99_storm_vs_idle}x idle ${r.ratios.meets.redis_bystanders ? 'met' : 'MISSED'}`)
   }
 
+  if (wanted('ws-c100k')) {
+    const { wsC100kScenario } = await import('./ws-c100k.js')
+    const r = await wsC100kScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    const s = r.settings
+    record('ws-c100k', r)
+    console.log(`\nws-c100k: idle identified WebSocket connections and one broadcast to all of them (p50/p99 of its arrival), median of ${s.rounds} rounds; ulimit -n ${s.fd_limit}`)
+    console.log(table([['system', 'connections', 'instances', 'connects/s', 'KiB/conn', 'p50 ms', 'p99 ms'],
+      ...Object.entries(r.figures).map(([name, f]) => [name, f.connections, f.instances, f.connect_per_s, f.server_kb_per_conn.toFixed(2), f.p50_ms.toFixed(1), f.p99_ms.toFixed(1)])]))
+    const m = r.ratios.meets
+    console.log(`  targets: <= ${r.ratios.targets.server_kb_per_conn} KiB/conn on one instance ${m.server_kb_per_conn ? 'met' : 'MISSED'}, p99 <= ${r.ratios.targets.cluster_p99_ms} ms across the instances ${m.cluster_p99_ms ? 'met' : 'MISSED'}`)
+  }
+
   mkdirSync(here('./results'), { recursive: true })
   writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`)
   console.log('\nwritten to bench/results/latest.json')
