@@ -24,7 +24,7 @@ const redis = new RedisServer()
 const cluster = new RedisCluster()
 beforeAll(async () => {
   await Promise.all([redis.start(), cluster.start()])
-}, 60_000)
+}, 200_000)
 afterAll(async () => {
   await Promise.all([redis.stop(), cluster.stop()])
 })

@@ -12,7 +12,8 @@ import { Cluster, Redis } from 'ioredis'
 import { freePort, sleep, waitFor } from './ports.js'
 
 const NODES = 6
-const TIMEOUT_MS = 30_000
+// Generous: on a loaded machine the first syncs and the gossip take a while; a healthy cluster ends the wait at once.
+const TIMEOUT_MS = 90_000
 
 interface Node {
   port: number

@@ -37,7 +37,7 @@ export function clusterSuite(): { cluster: RedisCluster; clients: TestClient[] }
   const clients: TestClient[] = []
   beforeAll(async () => {
     await cluster.start()
-  }, 60_000)
+  }, 200_000)
   afterAll(async () => {
     await cluster.stop()
   })
