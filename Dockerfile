@@ -25,6 +25,7 @@ COPY bin ./bin
 COPY src ./src
 COPY public ./public
 COPY config ./config
+COPY deploy ./deploy
 RUN npm run build
 # dist/ is built: pack without running prepare (the build) a second time.
 RUN npm pack --ignore-scripts && mv roomgate-*.tgz /tmp/

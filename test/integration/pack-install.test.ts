@@ -97,7 +97,7 @@ it('packs, installs with production dependencies only, and serves /healthz, /doc
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>
   const files = info!.files.map((f) => f.path)
   // What the running server reads from its own package.
-  for (const needed of ['bin/roomgate.js', 'dist/cli.js', 'dist/client/index.js', 'public/dashboard/index.html', 'public/dashboard/app.js', 'config/production.example.yaml', 'LICENSE', 'README.md', 'package.json']) {
+  for (const needed of ['bin/roomgate.js', 'dist/cli.js', 'dist/client/index.js', 'public/dashboard/index.html', 'public/dashboard/app.js', 'config/production.example.yaml', 'deploy/roomgate.service', 'LICENSE', 'CHANGELOG.md', 'README.md', 'package.json']) {
     expect(files, `${needed} in the tarball`).toContain(needed)
   }
   // Nothing of the development tree.

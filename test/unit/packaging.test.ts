@@ -62,7 +62,7 @@ describe('Dockerfile', () => {
     expect(compile).toBeGreaterThan(ci)
     expect(pack).toBeGreaterThan(compile)
     // Everything `files` names (and the build needs) reaches the build stage.
-    for (const dir of ['bin', 'src', 'public', 'config']) expect(has(build, new RegExp(`^COPY ${dir} `))).toBe(true)
+    for (const dir of ['bin', 'src', 'public', 'config', 'deploy']) expect(has(build, new RegExp(`^COPY ${dir} `))).toBe(true)
   })
 
   it('installs the packed tarball with production dependencies only, and nothing from the build tree', () => {
