@@ -64,6 +64,6 @@ export function registerProbes(app: FastifyInstance, { engine, registry, isClosi
   if (!metrics) return
   app.get('/metrics', { schema: { tags: ['probes'], summary: 'Prometheus metrics', response: { 200: PROMETHEUS } } }, async (_request, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8')
-    return registry.render()
+    return registry.exposition()
   })
 }

@@ -10,7 +10,6 @@ import { RoomgateError } from './errors.js'
 import { frameworkError, installErrorHandling } from './http-errors.js'
 import { FrontDoor, serverOptions } from './http/front-door.js'
 import type { Logger } from './log.js'
-import { ProcessMetrics } from './metrics/process.js'
 import { Registry } from './metrics/registry.js'
 import { createDeviceVerifier } from './auth/device-tokens.js'
 import { registerClientRoute } from './client-route.js'
@@ -103,7 +102,6 @@ export async function buildServer(config: Readonly<Config>, engine: Engine, log:
   })
 
   const registry = new Registry()
-  const processMetrics = new ProcessMetrics(registry)
   const upstreamLatency = registry.histogram(
     'roomgate_upstream_latency_seconds',
     'Time to an upstream answer (proxy: to the end of the body; event: to the reply)',
@@ -224,7 +222,6 @@ export async function buildServer(config: Readonly<Config>, engine: Engine, log:
   // independent, and each may wait on a stalled Redis, so they stop together.
   app.addHook('onClose', async () => {
     await Promise.all([dashboard.close(), status.close(), jobs.close(), feed.close(), rooms.close(), realtime.close()])
-    processMetrics.close()
     devices.close()
     await upstreams.close()
   })

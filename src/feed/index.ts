@@ -155,7 +155,7 @@ export function registerFeed(app: FastifyInstance, deps: FeedDeps): Feed {
   app.get('/api/v1/metrics', { schema: METRICS_SCHEMA }, async (request, reply) => {
     if (wantsPrometheus(request)) {
       void reply.type('text/plain; version=0.0.4; charset=utf-8')
-      return deps.registry.render()
+      return deps.registry.exposition()
     }
     return {
       success: true,

@@ -6,6 +6,8 @@
  * a config reload (a health monitor, a device token verifier) keeps counting
  * into the same series; any other reuse of a name is a bug, and throws.
  */
+import { runtimeMetrics } from './runtime.js'
+
 type Values = readonly string[]
 
 function escapeLabel(v: string): string {
@@ -194,6 +196,11 @@ export class Registry {
     let out = ''
     for (const m of this.metrics.values()) out += m.render()
     return out
+  }
+
+  /** What `/metrics` serves: roomgate's series, then the process and runtime ones (runtime.ts). */
+  async exposition(): Promise<string> {
+    return this.render() + (await runtimeMetrics())
   }
 
   private add<M extends Metric<unknown>>(metric: M): M {

@@ -139,3 +139,30 @@ describe('metrics feed on /ws', () => {
     expect(body.metrics.lucidLink).toMatchObject({ throughputMbps: 130.2, source: 'backend' })
   })
 })
+
+describe('/metrics', () => {
+  it("has the runtime series Grafana's Node.js dashboards expect, each family once, with the right types", async () => {
+    const g = await startGate()
+    const text = await (await fetch(`${g.url}/metrics`)).text()
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const)
+    const names = types.map(([name]) => name)
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([])
+    const type = Object.fromEntries(types)
+    expect(type).toMatchObject({
+      process_cpu_seconds_total: 'counter',
+      process_resident_memory_bytes: 'gauge',
+      process_start_time_seconds: 'gauge',
+      nodejs_eventloop_lag_seconds: 'gauge',
+      nodejs_heap_size_used_bytes: 'gauge',
+      nodejs_heap_size_total_bytes: 'gauge',
+      nodejs_active_handles: 'gauge',
+      nodejs_gc_duration_seconds: 'histogram',
+      nodejs_version_info: 'gauge',
+      roomgate_ws_connections: 'gauge',
+    })
+    expect(text).toMatch(new RegExp(`^nodejs_version_info\\{version="${process.version}",.*\\} 1$`, 'm'))
+    // The same text through seed 002's metrics route, asked for Prometheus.
+    const seed = await (await fetch(`${g.url}/api/v1/metrics`, { headers: { accept: 'text/plain' } })).text()
+    expect(seed).toContain('# TYPE process_cpu_seconds_total counter')
+  })
+})
