@@ -133,7 +133,7 @@ async function start(file: string | undefined): Promise<number> {
     import('./signals.js'),
     import('./cli/listen-error.js'),
   ])
-  const log = createLogger(config.logLevel)
+  const log = createLogger(config.logLevel, { format: config.log.format })
   let instance
   try {
     instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file }) })

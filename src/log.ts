@@ -3,6 +3,7 @@
  * at 3 a.m. and must never carry a secret.
  */
 import { pino, type Logger } from 'pino'
+import { PinoPretty } from 'pino-pretty'
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -18,7 +19,21 @@ export const REDACT_PATHS = [
   '*.internalToken',
 ]
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+/** `auto`: human lines on a terminal, JSON otherwise (a log collector's input). */
+export type LogFormat = 'auto' | 'pretty' | 'json'
+
+export interface LoggerOptions {
+  /** @defaultValue 'json' */
+  format?: LogFormat
+  /** @defaultValue process.stdout */
+  destination?: NodeJS.WritableStream
+}
+
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? process.stdout
+  const tty = (destination as { isTTY?: boolean }).isTTY === true
+  const format = options.format ?? 'json'
+  const pretty = format === 'pretty' || (format === 'auto' && tty)
   return pino(
     {
       level,
@@ -26,7 +41,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination ?? process.stdout,
+    // Formatted in this thread and written synchronously (no transport worker): the last lines before an exit are never lost.
+    pretty ? PinoPretty({ destination, sync: true, colorize: tty, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss.l' }) : destination,
   )
 }
 

@@ -40,7 +40,7 @@ export interface StartOptions {
 }
 
 export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
-  const log = options.logger ?? createLogger(config.logLevel)
+  const log = options.logger ?? createLogger(config.logLevel, { format: config.log.format })
   const engine = await createEngine(config, log)
   let server: Server | undefined
   try {

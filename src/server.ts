@@ -15,6 +15,7 @@ import { createDeviceVerifier } from './auth/device-tokens.js'
 import { registerClientRoute } from './client-route.js'
 import { registerEventSchemas, registerOpenApi, registerSchemas } from './openapi/index.js'
 import { registerHome } from './home.js'
+import { registerAccessLog } from './http/access-log.js'
 import { registerProbes } from './probes.js'
 import { buildAdmin } from './admin.js'
 import { registerProxy } from './proxy/index.js'
@@ -94,6 +95,7 @@ export async function buildServer(config: Readonly<Config>, engine: Engine, log:
   const frontDoor = new FrontDoor({ http: config.http, log })
   frontDoor.install(app)
   registerSchemas(app)
+  if (config.log.access) registerAccessLog(app, log)
   if (config.docs.enabled) await registerOpenApi(app, VERSION)
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) return done()

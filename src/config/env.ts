@@ -1,10 +1,10 @@
 /**
  * Environment variables and the config keys they set. Env wins over the file.
  * Names and meanings are the seeds' (seed 001 for the gateway), plus PORT,
- * HOST, REDIS_URL and LOG_LEVEL. An empty variable counts as unset.
+ * HOST, REDIS_URL, LOG_LEVEL, LOG_FORMAT and LOG_ACCESS. An empty variable counts as unset.
  */
 /** `append`: the value is added to the list at `key` (the file's entries stay). */
-export type EnvKind = 'string' | 'number' | 'integer' | 'list' | 'append'
+export type EnvKind = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'append'
 
 export interface EnvVar {
   name: string
@@ -21,6 +21,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'REDIS_SENTINEL_NAME', key: 'redis.sentinel.name', kind: 'string' },
   { name: 'REDIS_CLUSTER_NODES', key: 'redis.cluster.nodes', kind: 'list' },
   { name: 'LOG_LEVEL', key: 'logLevel', kind: 'string' },
+  { name: 'LOG_FORMAT', key: 'log.format', kind: 'string' },
+  { name: 'LOG_ACCESS', key: 'log.access', kind: 'boolean' },
   { name: 'TRUST_PROXY', key: 'trustProxy', kind: 'list' },
   { name: 'ADMIN_PORT', key: 'admin.port', kind: 'integer' },
   { name: 'LOBBY_URL', key: 'services.lobby.url', kind: 'string' },
@@ -61,6 +63,12 @@ function parseValue(v: EnvVar, raw: string): unknown {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
+    case 'boolean': {
+      const word = raw.trim().toLowerCase()
+      if (['true', '1', 'yes', 'on'].includes(word)) return true
+      if (['false', '0', 'no', 'off'].includes(word)) return false
+      throw new EnvError(`${v.name}: ${v.key} must be true or false, got ${JSON.stringify(raw)}`)
+    }
     case 'number':
     case 'integer': {
       // Worded as the schema's errors are, after the variable's name: `PORT: port must be an integer, got "abc"`.

@@ -113,6 +113,16 @@ export const ConfigSchema = Type.Object(
     host: Type.String({ minLength: 1, default: DEFAULT_HOST }),
     redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Absent: memory engine.' })),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    log: Type.Object(
+      {
+        format: Type.Enum(['auto', 'pretty', 'json'], {
+          default: 'auto',
+          description: '`auto`: human lines when stdout is a terminal, JSON otherwise.',
+        }),
+        access: Type.Boolean({ default: false, description: 'One line per HTTP request, in the combined log format.' }),
+      },
+      section,
+    ),
     trustProxy: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:

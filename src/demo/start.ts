@@ -45,7 +45,7 @@ export async function startDemo(): Promise<number> {
     }
     throw err
   }
-  const log = createLogger(config.logLevel)
+  const log = createLogger(config.logLevel, { format: config.log.format })
   // The demo backend first, so roomgate's first health checks and status polls find it listening.
   // It serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
   const servicesPort = Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT

@@ -65,18 +65,28 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
 
   let state: EngineState = 'unavailable'
   let closing = false
+  /** Why Redis cannot be reached, as last logged during this outage (once per cause, not per retry). */
+  let cause: string | undefined
   const update = () => {
     const next: EngineState = cmd.status === 'ready' && sub.status === 'ready' ? 'ready' : 'unavailable'
     if (next === state || closing) return
     state = next
-    if (next === 'ready') elog.info('redis connected')
-    else elog.warn('redis unreachable: calls that need shared state answer 503 until it is back; reconnecting')
+    if (next === 'ready') {
+      elog.info(cause === undefined ? 'redis connected' : `redis connected again (it was unreachable: ${cause})`)
+      cause = undefined
+    } else elog.warn('redis unreachable: calls that need shared state answer 503 until it is back; reconnecting')
   }
   for (const client of clients) {
     client.on('ready', update)
     client.on('close', update)
-    // ioredis reports every failed reconnect; the state change above is the useful line.
-    client.on('error', (err: Error) => elog.debug({ err: err.message }, 'redis connection error'))
+    // ioredis reports every failed reconnect: the cause is logged once when it is new, the rest at debug.
+    client.on('error', (err: Error) => {
+      const why = connectionCause(err)
+      if (state !== 'ready' && why !== cause && !closing) {
+        cause = why
+        elog.warn({ cause: why }, `redis at ${where} cannot be reached: ${why}`)
+      } else elog.debug({ err: err.message }, 'redis connection error')
+    })
   }
 
   // A cluster client watches its nodes itself (and PING would go to any one of them).
@@ -135,4 +145,16 @@ export async function createRedisEngine(settings: RedisEngineSettings, log: Logg
       return closed
     },
   }
+}
+
+/** A connection error in words an operator acts on: refused, DNS, authentication, timeout; otherwise its message. */
+export function connectionCause(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code
+  const text = err.message
+  if (code === 'ECONNREFUSED') return 'connection refused'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS lookup failed'
+  if (/WRONGPASS|NOAUTH|invalid password|AUTH <password> called without any password/i.test(text)) return 'authentication failed (check the password in the Redis URL)'
+  if (code === 'ETIMEDOUT' || /ETIMEDOUT|timed? ?out/i.test(text)) return 'timed out'
+  if (code === 'ECONNRESET') return 'connection reset'
+  return text
 }

@@ -10,15 +10,21 @@ export class RedisServer {
   private proc: ChildProcess | undefined
   port = 0
 
+  /** `password`: the server requires it (`--requirepass`); `url` then carries it. */
+  constructor(private readonly password?: string) {}
+
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`
+    return `redis://${this.password === undefined ? '' : `:${this.password}@`}127.0.0.1:${this.port}`
   }
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort()
     const proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+        ...(this.password === undefined ? [] : ['--requirepass', this.password]),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
     this.proc = proc

@@ -55,15 +55,14 @@ const OLD_SECRET_FILE = file('old-secret', `${OLD_SECRET}\n`)
 // ---- logs: everything written, to check that no token or secret is in it ---
 
 let logText = ''
-const log = createLogger(
-  'debug',
-  new Writable({
+const log = createLogger('debug', {
+  destination: new Writable({
     write(chunk: Buffer, _enc, done) {
       logText += chunk.toString()
       done()
     },
   }),
-)
+})
 const issued: string[] = []
 
 // ---- tokens ---------------------------------------------------------------
