@@ -1,20 +1,18 @@
 // Scenario http-proxy: requests through each proxy to one Node upstream,
 // driven by wrk; medians of several short rounds and paired per-round ratios.
 // Systems: `direct` (no proxy), roomgate (auth and rate limit on, limits far
-// above the load), nginx (1 worker, upstream keepalive), haproxy (1 thread,
-// http-reuse always), @fastify/http-proxy and the `http-proxy` npm package
-// (keep-alive agent), and `node-naive` (node:http + an undici Pool, no
-// routing, auth or limits: the Node floor). Three kinds of request, each its own scenario in the
+// above the load) and the peers of proxies.js. Three kinds of request, each its own scenario in the
 // results: a small JSON GET, a 16 KiB POST and a 1 MiB GET; during the 1 MiB
 // runs roomgate's RSS is sampled to show the answer is streamed, not buffered.
 // A peer that is not installed or does not start is reported as missing.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  fixed, freePort, here, median, notInstalled, otherBenchRuns, pairedRatio, pinning, rssMb, runRounds, sampleRss, startCommand, startProcess, startRoomgate, stop, wrkAsync,
+  fixed, here, median, otherBenchRuns, pairedRatio, pinning, rssMb, runRounds, sampleRss, startProcess, stop, wrkAsync,
 } from './lib.js'
+import { startProxies } from './proxies.js'
 
 /** Table order; `against` are the peers every system is compared with. */
 export const SYSTEMS = ['direct', 'roomgate', 'nginx', 'haproxy', '@fastify/http-proxy', 'http-proxy', 'node-naive']
@@ -33,12 +31,6 @@ export const KINDS = [
   { scenario: 'http-proxy-get-1m', label: 'GET, 1 MiB answer', path: '/v1/measurement/blob-1m', rss: true },
 ]
 
-const fill = (template, fields) =>
-  readFileSync(template, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k) => {
-    if (!(k in fields)) throw new Error(`${template}: no value for {{${k}}}`)
-    return fields[k]
-  })
-
 function version(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' })
   return r.status === 0 ? `${r.stdout}${r.stderr}`.split('\n')[0].trim() : undefined
@@ -51,64 +43,16 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
   try {
     const upstream = await startProcess([here('./servers/upstream.js')], {})
     procs.push(upstream.proc)
-    const upstreamHost = `127.0.0.1:${upstream.port}`
-    const upstreamUrl = `http://${upstreamHost}`
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`
 
-    const roomgate = await startRoomgate({ file: here('./roomgate.yaml'), env: { MEASUREMENT_URL: upstreamUrl } })
-    procs.push(roomgate.proc)
-    const rssAtReady = rssMb(roomgate.proc.pid)
-
-    /** name -> base URL, or {missing: why} */
-    const bases = { direct: upstreamUrl, roomgate: roomgate.base }
-    const missing = {}
-    const nodePeerPids = {}
-    const uninstalled = notInstalled()
-    const peer = async (name, start) => {
-      if (uninstalled.has(name)) {
-        missing[name] = 'not installed (bench/peers/missing.txt)'
-        return
-      }
-      try {
-        const { proc, base } = await start()
-        procs.push(proc)
-        bases[name] = base
-      } catch (err) {
-        missing[name] = `did not start: ${err.message}`
-      }
-    }
-    const ready = (base) => `${base}${KINDS[0].path}`
-
-    await peer('nginx', async () => {
-      const port = await freePort()
-      const conf = join(prefix, 'nginx.conf')
-      writeFileSync(conf, fill(here('./servers/nginx.conf.template'), { PREFIX: prefix, PORT: port, UPSTREAM: upstreamHost }))
-      const base = `http://127.0.0.1:${port}`
-      const { proc } = await startCommand('nginx', ['-g', 'daemon off;', '-e', 'stderr', '-c', conf, '-p', prefix], { readyUrl: ready(base) })
-      return { proc, base }
+    const { bases, missing, procs: proxies, pids } = await startProxies({
+      upstreamUrl,
+      prefix,
+      names: SYSTEMS.filter((s) => s !== 'direct' && s !== 'roomgate'),
+      readyPath: KINDS[0].path,
     })
-    await peer('haproxy', async () => {
-      const port = await freePort()
-      const cfg = join(prefix, 'haproxy.cfg')
-      writeFileSync(cfg, fill(here('./servers/haproxy.cfg.template'), { PORT: port, UPSTREAM: upstreamHost }))
-      const base = `http://127.0.0.1:${port}`
-      const { proc } = await startCommand('haproxy', ['-f', cfg, '-db'], { readyUrl: ready(base) })
-      return { proc, base }
-    })
-    await peer('@fastify/http-proxy', async () => {
-      const { proc, port } = await startProcess([here('./servers/fastify-http-proxy.js')], { UPSTREAM: upstreamUrl })
-      nodePeerPids['@fastify/http-proxy'] = proc.pid
-      return { proc, base: `http://127.0.0.1:${port}` }
-    })
-    await peer('http-proxy', async () => {
-      const { proc, port } = await startProcess([here('./servers/node-http-proxy.js')], { UPSTREAM: upstreamUrl })
-      nodePeerPids['http-proxy'] = proc.pid
-      return { proc, base: `http://127.0.0.1:${port}` }
-    })
-    await peer('node-naive', async () => {
-      const { proc, port } = await startProcess([here('./servers/naive-proxy.js')], { UPSTREAM: upstreamUrl })
-      nodePeerPids['node-naive'] = proc.pid
-      return { proc, base: `http://127.0.0.1:${port}` }
-    })
+    procs.push(...proxies)
+    const rssAtReady = rssMb(pids.roomgate)
     for (const [name, why] of Object.entries(missing)) process.stderr.write(`http-proxy: ${name} is missing: ${why}\n`)
 
     const running = SYSTEMS.filter((s) => bases[s] !== undefined)
@@ -133,7 +77,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
 
     // Node peers whose pid is the proxy itself: their RSS is sampled beside
     // roomgate's during the 1 MiB runs, for comparison.
-    const nodePids = { roomgate: roomgate.proc.pid, ...nodePeerPids }
+    const nodePids = pids
 
     const kinds = []
     for (const [k, kind] of KINDS.entries()) {

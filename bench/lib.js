@@ -35,7 +35,7 @@ export function freePort() {
 export const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 export const LOAD_CPU = '0'
 export const SERVER_CPU = '1'
-function pinned(cpu, cmd, args) {
+export function pinned(cpu, cmd, args) {
   return HAS_TASKSET ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args]
 }
 export const pinning = HAS_TASKSET ? `wrk on cpu ${LOAD_CPU}, servers on cpu ${SERVER_CPU}` : 'not pinned (no taskset)'

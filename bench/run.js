@@ -75,6 +75,23 @@ async function main() {
     if (s.contended_by.length) console.log(`  WARNING: another benchmark ran meanwhile, figures are skewed: ${s.contended_by.join('; ')}`)
   }
 
+  if (wanted('http-latency')) {
+    const { httpLatencyScenario } = await import('./http-latency.js')
+    const r = await httpLatencyScenario({ quick: values.quick, rounds: values.rounds === undefined ? undefined : rounds })
+    const s = r.settings
+    record('http-latency', r)
+    console.log(`\nhttp-latency: small GETs at a fixed rate (open loop, ${s.connections} connections) at 25/50/75 % of nginx's peak (${s.nginx_peak_rps} req/s here) and 50 % of roomgate's (${s.roomgate_peak_rps}), ${s.rounds} rounds x ${s.seconds}s, median; ${s.pinning}`)
+    const rows = [['system', 'load', 'rate', 'answered/s', 'p50 ms', 'p99 ms', 'p99.9 ms', '+p50 ms', '+p99 ms', '+p99.9 ms']]
+    for (const [name, runs] of Object.entries(r.figures)) {
+      if (runs.missing) rows.push([name, 'missing', '', '', '', '', '', '', '', ''])
+      else for (const f of runs) rows.push([name, f.load, f.rate, f.achieved_rate + (f.errors ? ` (${f.errors} errors)` : ''), f.p50_ms.toFixed(3), f.p99_ms.toFixed(3), f.p999_ms.toFixed(3), f.added_p50_ms.toFixed(3), f.added_p99_ms.toFixed(3), f.added_p999_ms.toFixed(3)])
+    }
+    console.log(table(rows))
+    const v = r.ratios.roomgate_added_p99_vs_nginx_at_50
+    console.log(`  +: added over direct at the same rate (median of per-round differences); direct-again: the client's own noise floor`)
+    console.log(`  target: roomgate's added p99 at 50 % <= ${r.ratios.targets.roomgate_added_p99_vs_nginx_at_50}x nginx's: ${v === null ? 'not measured' : `${v.toFixed(2)}x ${r.ratios.meets.roomgate_added_p99_vs_nginx_at_50 ? 'met' : 'MISSED'}`}`)
+  }
+
   if (wanted('placement')) {
     const r = await placementScenario({ quick: values.quick })
     result.scenarios.placement = r.figures

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the benchmark compares roomgate with, and its load generator:
-# wrk, nginx and haproxy from Debian's packages; http-proxy, socket.io and
+# Installs what the benchmark compares roomgate with, and its load generators:
+# wrk, nginx and haproxy from Debian's packages; bench/openloop/openloop.c
+# (the open-loop client of http-latency) compiled to bench/peers/openloop; http-proxy, socket.io and
 # socket.io-client from npm into bench/peers (its own package.json, so the
 # project's lockfile never changes). wrk is required; a peer that cannot be
 # installed is written to bench/peers/missing.txt and reported as missing by
@@ -26,6 +27,13 @@ apt_install() { # command package
 if ! apt_install wrk wrk; then
   echo "bench/setup.sh: wrk is missing and could not be installed (apt-get install wrk)" >&2
   exit 1
+fi
+if ! apt_install gcc gcc; then
+  echo "bench/setup.sh: gcc is missing and could not be installed (apt-get install gcc): it builds bench/openloop" >&2
+  exit 1
+fi
+if [ ! -x "$here/peers/openloop" ] || [ "$here/openloop/openloop.c" -nt "$here/peers/openloop" ]; then
+  gcc -O2 -Wall -o "$here/peers/openloop" "$here/openloop/openloop.c" || { echo "bench/setup.sh: bench/openloop/openloop.c did not compile" >&2; exit 1; }
 fi
 for peer in nginx haproxy; do
   apt_install "$peer" "$peer" || { echo "$peer" >> "$missing"; echo "bench/setup.sh: $peer could not be installed; reported as missing" >&2; }
