@@ -60,13 +60,18 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
     // Another benchmark running at the same time skews every figure: noted
     // (settings.contended_by) and printed, never hidden.
     const contendedBy = new Set()
+    /** "<scenario> <peer>" -> wrk's socket errors line, for peers only. */
+    const socketErrors = {}
     const run = async (name, kind, secs, warmup = false) => {
       for (let attempt = 1; ; attempt++) {
         for (const cmd of otherBenchRuns()) contendedBy.add(cmd)
         const result = await wrkAsync(`${bases[name]}${kind.path}`, { connections, seconds: secs, headers, script: kind.script })
-        if (result.non2xx > 0 || (result.socketErrors && !warmup)) {
+        // roomgate must answer everything; a peer's socket errors (one wrk timeout
+        // of http-proxy on the 1 MiB GET ended a whole run once) are reported beside its figures.
+        if (result.non2xx > 0 || (result.socketErrors && !warmup && name === 'roomgate')) {
           throw new Error(`${kind.scenario} ${name}: ${result.non2xx} non-2xx answers, socket errors: ${result.socketErrors ?? 'none'}`)
         }
+        if (result.socketErrors && !warmup) socketErrors[`${kind.scenario} ${name}`] = result.socketErrors
         // Not one answer in the whole run (seen once while another benchmark
         // loaded the machine): retried once, then an error, never a 0 figure.
         if (result.rps > 0 || warmup) return result
@@ -160,6 +165,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
         },
         roomgate_rss_mb_at_ready: fixed(rssAtReady, 1),
         contended_by: [...contendedBy],
+        socket_errors: socketErrors,
         elapsed_s: Math.round((performance.now() - began) / 1000),
       },
     }

@@ -72,6 +72,7 @@ async function main() {
     }
     console.log('  vs: median of per-round ratios of req/s (lowest-highest round); target (small GET): roomgate >= 1.5x @fastify/http-proxy and >= 1.0x node-naive')
     for (const [name, why] of Object.entries(s.missing)) console.log(`  ${name} missing: ${why.split('\n')[0]}`)
+    for (const [run, errors] of Object.entries(s.socket_errors)) console.log(`  ${run}: wrk socket errors ${errors}`)
     if (s.contended_by.length) console.log(`  WARNING: another benchmark ran meanwhile, figures are skewed: ${s.contended_by.join('; ')}`)
   }
 

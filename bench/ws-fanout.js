@@ -52,7 +52,9 @@ export async function startWsRoomgate(connections, nodeFlags, historySize, { env
   const realtime = historySize === undefined ? {} : { realtime: { history: { size: historySize } } }
   const { proc, port, base, inspectPort } = await startRoomgate({
     file: join(tmpdir(), `roomgate-bench-ws-fanout-${process.pid}-${historySize ?? 'default'}${tag}.json`),
-    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 }, ...realtime },
+    // Instances that share the machine with 100,000 clients may count their
+    // deliveries after the default second: the answer waits for them all.
+    config: { auth: { internalToken: TOKEN }, ws: { pingIntervalMs: DAY_MS, maxConnectionsPerIp: 1_000_000 }, broadcast: { ackTimeoutMs: 15_000 }, ...realtime },
     env,
     nodeFlags,
     inspect: true,

@@ -3,6 +3,7 @@
 // auth, limits, header rules or deadlines. What any Node proxy costs at least.
 // Prints its port on stdout.
 import { createServer } from 'node:http'
+import { pipeline } from 'node:stream'
 import { Pool } from 'undici'
 
 const pool = new Pool(process.env.UPSTREAM, { connections: 128, pipelining: 1 })
@@ -16,7 +17,9 @@ const server = createServer(async (req, res) => {
     const out = {}
     for (const [k, v] of Object.entries(up.headers)) if (!HOP.has(k)) out[k] = v
     res.writeHead(up.statusCode, out)
-    up.body.pipe(res)
+    // pipeline, not pipe: a client that leaves mid-answer destroys the upstream
+    // body too, so its pool connection is freed (with pipe, each one leaked).
+    pipeline(up.body, res, () => {})
   } catch (err) {
     if (res.headersSent) return res.destroy()
     res.writeHead(502, { 'content-type': 'text/plain' })

@@ -35,6 +35,7 @@ import { RealtimeMetrics } from './metrics.js'
 import { Recovery } from './history/recovery.js'
 import { registerRecover } from './history/recover-event.js'
 import type { HistorySettings } from './history/types.js'
+import { Turns } from './turns.js'
 
 const historySettings = (config: Config): HistorySettings => ({
   size: config.realtime.history.size,
@@ -142,6 +143,8 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     busy: 'ws_server_busy' as const,
     perIp: 'ws_per_ip' as const,
   })
+  // A mass reconnect's upgrades, one per turn of the loop (see Turns).
+  const upgrades = new Turns()
   app.route({
     method: 'GET',
     url: '/ws',
@@ -161,6 +164,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
     onRequest: [
       deps.ipRateLimit,
+      (_request, _reply, done) => void upgrades.next().then(() => done()),
       async (request: FastifyRequest) => {
         refuseOverCaps(caps(request.ip))
         const id = deviceIdOf(request)

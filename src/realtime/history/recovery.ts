@@ -11,6 +11,7 @@ import type { Client } from '../client.js'
 import type { Hub, Membership } from '../hub.js'
 import type { RealtimeMetrics } from '../metrics.js'
 import { isStream, topics } from '../topics.js'
+import { Turns } from '../turns.js'
 import type { HistorySettings, StreamPosition, StreamRead, StreamStore } from './types.js'
 
 export interface StreamAnswer extends StreamPosition {
@@ -31,6 +32,8 @@ export function streamsOfClient(client: Client): string[] {
 }
 
 export class Recovery {
+  private readonly turns = new Turns()
+
   constructor(
     private readonly hub: Hub,
     private readonly store: StreamStore,
@@ -40,6 +43,8 @@ export class Recovery {
 
   async recover(client: Client, since: Record<string, StreamPosition> | undefined): Promise<RecoverAnswer> {
     if (this.history.size === 0) throw new RoomgateError('history_off')
+    // A mass reconnect's recovers start one per turn of the loop, as their replays are sent (see Turns).
+    await this.turns.next()
     const asked = since !== undefined && Object.keys(since).length > 0
     const names = asked ? Object.keys(since) : streamsOfClient(client)
     const memberships: Membership[] = []
@@ -65,6 +70,8 @@ export class Recovery {
     try {
       reads = await Promise.all(names.map((name) => this.store.read(name, since[name], this.history)))
     } finally {
+      // The stream's live events stay held meanwhile: waiting changes when, not what.
+      await this.turns.next()
       memberships.forEach((m, i) => (kept[i] = this.release(client, m, since[names[i]!]!, reads?.[i], sent[i])))
     }
     names.forEach((name, i) => {
