@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages when it is missing:
-# redis-server (integration tests start their own on a free port) and chromium
-# (the dashboard test drives it headless with playwright-core).
+# redis-server (integration tests start their own on a free port), chromium
+# (the dashboard test drives it headless with playwright-core) and gcc (the
+# open-loop benchmark client's test compiles it).
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v gcc >/dev/null || need+=(gcc)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
   echo "install-test-tools: missing ${need[*]} and cannot install without root" >&2

@@ -1,6 +1,7 @@
 /**
  * Runs once before the suite: the integration tests need a `redis-server`
- * binary and the dashboard test needs Debian's Chromium. What is missing is
+ * binary, the dashboard test needs Debian's Chromium, and the open-loop
+ * client's test needs gcc. What is missing is
  * installed (Debian, as root) or the run fails loudly: a test that needs a
  * tool must never be skipped quietly.
  */
@@ -13,6 +14,7 @@ function missing(): string[] {
   const out: string[] = []
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) out.push('redis-server')
   if (!existsSync(CHROMIUM)) out.push('chromium')
+  if (spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status !== 0) out.push('gcc')
   return out
 }
 
