@@ -9,11 +9,10 @@
 // a second time: its added latency is the client's own noise floor. One more
 // rate, half of roomgate's own closed-loop peak, shows what it adds at a load
 // it can carry (nginx's 50 % can be above roomgate's peak on one core).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LOAD_CPU, fixed, here, isMain, median, pinned, pinning, printResult, startProcess, stop, wrkAsync } from './lib.js'
+import { LOAD_CPU, fixed, here, isMain, median, output, pinned, pinning, printResult, stop, wrkAsync } from './lib.js'
 import { startProxies } from './proxies.js'
 
 export const SYSTEMS = ['direct', 'direct-again', 'roomgate', 'nginx', '@fastify/http-proxy']
@@ -31,20 +30,8 @@ function openloop(base, { rate, seconds, warmup = 1 }) {
   const args = ['--host', hostname, '--port', port, '--path', PATH, '--rate', String(rate), '--seconds', String(seconds),
     '--warmup', String(warmup), '--connections', String(CONNECTIONS)]
   for (const [k, v] of Object.entries(HEADERS)) args.push('--header', `${k}: ${v}`)
-  const [cmd, argv] = pinned(LOAD_CPU, here('./peers/openloop'), args)
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    proc.stdout.on('data', (d) => (out += d))
-    proc.stderr.on('data', (d) => (err += d))
-    proc.once('error', reject)
-    proc.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`openloop failed (${code}): ${err || out}`))
-      // Errors are counted, not fatal: past its peak a proxy may refuse (503 busy).
-      resolve(JSON.parse(out))
-    })
-  })
+  // Errors are counted, not fatal: past its peak a proxy may refuse (503 busy).
+  return output('openloop', pinned(LOAD_CPU, here('./peers/openloop'), args)).then((out) => JSON.parse(out))
 }
 
 export async function httpLatencyScenario({ quick = false, rounds = quick ? 1 : 3 } = {}) {
@@ -53,13 +40,10 @@ export async function httpLatencyScenario({ quick = false, rounds = quick ? 1 : 
   const procs = []
   const prefix = mkdtempSync(join(tmpdir(), 'roomgate-bench-latency-'))
   try {
-    const upstream = await startProcess([here('./servers/upstream.js')], {})
-    procs.push(upstream.proc)
-    const upstreamUrl = `http://127.0.0.1:${upstream.port}`
-    const { bases, missing, procs: proxies } = await startProxies({ upstreamUrl, prefix, names: ['nginx', '@fastify/http-proxy'], readyPath: PATH })
+    const { bases, missing, procs: proxies } = await startProxies({ prefix, names: ['nginx', '@fastify/http-proxy'], readyPath: PATH })
     procs.push(...proxies)
     if (missing.nginx) throw new Error(`http-latency needs nginx for its rates: ${missing.nginx}`)
-    bases['direct-again'] = upstreamUrl
+    bases['direct-again'] = bases.direct
     const running = SYSTEMS.filter((s) => bases[s] !== undefined)
 
     // Warm every system (JIT, pools), then nginx's closed-loop peak.

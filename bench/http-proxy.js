@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  fixed, here, median, otherBenchRuns, pairedRatio, pinning, rssMb, runRounds, sampleRss, startProcess, stop, wrkAsync,
+  fixed, here, median, otherBenchRuns, pairedRatio, pinning, rssMb, runRounds, sampleRss, stop, wrkAsync,
 } from './lib.js'
 import { startProxies } from './proxies.js'
 
@@ -41,12 +41,7 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
   const procs = []
   const prefix = mkdtempSync(join(tmpdir(), 'roomgate-bench-'))
   try {
-    const upstream = await startProcess([here('./servers/upstream.js')], {})
-    procs.push(upstream.proc)
-    const upstreamUrl = `http://127.0.0.1:${upstream.port}`
-
     const { bases, missing, procs: proxies, pids } = await startProxies({
-      upstreamUrl,
       prefix,
       names: SYSTEMS.filter((s) => s !== 'direct' && s !== 'roomgate'),
       readyPath: KINDS[0].path,

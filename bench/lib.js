@@ -210,7 +210,15 @@ export function parseWrk(out) {
  * sampler) keep running during the run. Same options and result as wrk().
  */
 export function wrkAsync(url, options) {
-  const [cmd, argv] = wrkCommand(url, options)
+  return output('wrk', wrkCommand(url, options)).then(parseWrk)
+}
+
+/**
+ * Runs a load generator ([cmd, argv], as pinned() gives) without blocking the
+ * event loop; resolves with its stdout, rejects with what it printed when it
+ * exits non-zero (`name` names it).
+ */
+export function output(name, [cmd, argv]) {
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -218,7 +226,7 @@ export function wrkAsync(url, options) {
     proc.stdout.on('data', (d) => (out += d))
     proc.stderr.on('data', (d) => (err += d))
     proc.once('error', reject)
-    proc.once('close', (code) => (code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk failed: ${err || out}`))))
+    proc.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${name} failed (${code}): ${err || out}`))))
   })
 }
 

@@ -21,15 +21,20 @@ const NODE_PEERS = {
 }
 
 /**
- * Starts roomgate (bench/roomgate.yaml: auth and rate limit on) and the named
- * peers in front of `upstreamUrl`; `prefix` is a scratch folder for nginx's
- * and haproxy's files, `readyPath` a path every proxy must answer 200 on.
- * Resolves with {bases: name -> base URL (with `direct`), missing: name ->
- * why, procs, pids: name -> pid of the Node proxies (roomgate included)}.
+ * Starts the benchmark's upstream (bench/servers/upstream.js), then roomgate
+ * (bench/roomgate.yaml: auth and rate limit on) and the named peers in front
+ * of it; `prefix` is a scratch folder for nginx's and haproxy's files,
+ * `readyPath` a path every proxy must answer 200 on. Resolves with {bases:
+ * name -> base URL (`direct` is the upstream), missing: name -> why, procs
+ * (the upstream's included), pids: name -> pid of the Node proxies (roomgate
+ * included)}.
  */
-export async function startProxies({ upstreamUrl, prefix, names, readyPath }) {
-  const upstreamHost = new URL(upstreamUrl).host
+export async function startProxies({ prefix, names, readyPath }) {
   const procs = []
+  const upstream = await startProcess([here('./servers/upstream.js')], {})
+  procs.push(upstream.proc)
+  const upstreamHost = `127.0.0.1:${upstream.port}`
+  const upstreamUrl = `http://${upstreamHost}`
   const roomgate = await startRoomgate({ file: here('./roomgate.yaml'), env: { MEASUREMENT_URL: upstreamUrl } })
   procs.push(roomgate.proc)
   const bases = { direct: upstreamUrl, roomgate: roomgate.base }

@@ -127,13 +127,13 @@ async function start(file: string | undefined): Promise<number> {
     throw err
   }
   // Loaded here, not at the top: the client commands should not pay for the server's modules.
-  const [{ startRoomgate }, { createLogger }, { SHUTDOWN_MARGIN_MS, untilSignal }, { configListeners, failedToStart }] = await Promise.all([
+  const [{ startRoomgate }, { loggerOf }, { SHUTDOWN_MARGIN_MS, untilSignal }, { configListeners, failedToStart }] = await Promise.all([
     import('./roomgate.js'),
     import('./log.js'),
     import('./signals.js'),
     import('./cli/listen-error.js'),
   ])
-  const log = createLogger(config.logLevel, { format: config.log.format })
+  const log = loggerOf(config)
   let instance
   try {
     instance = await startRoomgate(config, { logger: log, load: () => loadConfig({ file }) })

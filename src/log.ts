@@ -29,6 +29,11 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream
 }
 
+/** The logger a config asks for (`logLevel`, `log.format`), on stdout. */
+export function loggerOf(config: { logLevel: string; log: { format: LogFormat } }): Logger {
+  return createLogger(config.logLevel, { format: config.log.format })
+}
+
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? process.stdout
   const tty = (destination as { isTTY?: boolean }).isTTY === true

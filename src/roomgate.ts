@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/schema.js'
 import { createEngine, redisTarget } from './engine/index.js'
 import type { Engine } from './engine/types.js'
-import { createLogger, safeUrl, type Logger } from './log.js'
+import { loggerOf, safeUrl, type Logger } from './log.js'
 import { buildServer, type Server } from './server.js'
 import type { ReloadResult } from './reload.js'
 
@@ -40,7 +40,7 @@ export interface StartOptions {
 }
 
 export async function startRoomgate(config: Config, options: StartOptions = {}): Promise<Roomgate> {
-  const log = options.logger ?? createLogger(config.logLevel, { format: config.log.format })
+  const log = options.logger ?? loggerOf(config)
   const engine = await createEngine(config, log)
   let server: Server | undefined
   try {

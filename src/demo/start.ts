@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../log.js'
 import { fillTemplate } from '../rooms/node-control.js'
 import { ConfigError, loadConfig } from '../config/load.js'
-import { createLogger } from '../log.js'
+import { loggerOf } from '../log.js'
 import { startRoomgate } from '../roomgate.js'
 import { SHUTDOWN_MARGIN_MS, untilSignal } from '../signals.js'
 import { DEMO_SERVICES_PORT, startDemoServices } from './services.js'
@@ -45,7 +45,7 @@ export async function startDemo(): Promise<number> {
     }
     throw err
   }
-  const log = createLogger(config.logLevel, { format: config.log.format })
+  const log = loggerOf(config)
   // The demo backend first, so roomgate's first health checks and status polls find it listening.
   // It serves all three services on the lobby URL's port (8091 unless LOBBY_URL moves it).
   const servicesPort = Number(new URL(config.services.lobby!.url).port) || DEMO_SERVICES_PORT
