@@ -6,7 +6,7 @@
 import type { WebSocket } from 'ws'
 import { TokenBucket, type RateRule } from '../ratelimit/token-bucket.js'
 import type { Membership } from './hub.js'
-import { textFrame, writeFrame } from './wire.js'
+import { textFrames, writeFrame } from './wire.js'
 
 export type DisconnectReason = 'slow_consumer' | 'ping_timeout'
 
@@ -92,8 +92,7 @@ export class Client {
       this.drop('slow_consumer')
       return 0
     }
-    const payloads = frames.map((f) => Buffer.from(f, 'utf8'))
-    if (!writeFrame(socket, Buffer.concat(payloads.map(textFrame)))) for (const p of payloads) socket.send(p, { binary: false })
+    if (!writeFrame(socket, textFrames(frames))) for (const f of frames) socket.send(f)
     return frames.length
   }
 

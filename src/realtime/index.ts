@@ -35,7 +35,7 @@ import { RealtimeMetrics } from './metrics.js'
 import { Recovery } from './history/recovery.js'
 import { registerRecover } from './history/recover-event.js'
 import type { HistorySettings } from './history/types.js'
-import { Turns } from './turns.js'
+import { paceUpgrades } from './turns.js'
 
 const historySettings = (config: Config): HistorySettings => ({
   size: config.realtime.history.size,
@@ -128,6 +128,8 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       done()
     },
   })
+  // A mass reconnect's upgrades are routed one per turn of the loop (see Turns).
+  paceUpgrades(app.server)
 
   const onDisconnect = (client: Client, reason: string) => {
     metrics.disconnects.child(reason).inc()
@@ -143,8 +145,6 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     busy: 'ws_server_busy' as const,
     perIp: 'ws_per_ip' as const,
   })
-  // A mass reconnect's upgrades, one per turn of the loop (see Turns).
-  const upgrades = new Turns()
   app.route({
     method: 'GET',
     url: '/ws',
@@ -164,7 +164,6 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
     },
     onRequest: [
       deps.ipRateLimit,
-      (_request, _reply, done) => void upgrades.next().then(() => done()),
       async (request: FastifyRequest) => {
         refuseOverCaps(caps(request.ip))
         const id = deviceIdOf(request)

@@ -29,6 +29,38 @@ export function textFrame(payload: Buffer): Buffer {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
 }
 
+/**
+ * Several texts as consecutive unmasked, final text frames in one buffer (a
+ * replay): one allocation, each text encoded straight into it.
+ */
+export function textFrames(texts: readonly string[]): Buffer {
+  const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'))
+  let total = 0
+  for (const n of lengths) total += headerSize(n) + n
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  texts.forEach((text, i) => {
+    const n = lengths[i]!
+    out[at] = 0x81
+    if (n < 126) {
+      out[at + 1] = n
+      at += 2
+    } else if (n < 65_536) {
+      out[at + 1] = 126
+      out.writeUInt16BE(n, at + 2)
+      at += 4
+    } else {
+      out[at + 1] = 127
+      out.writeBigUInt64BE(BigInt(n), at + 2)
+      at += 10
+    }
+    at += out.write(text, at, 'utf8')
+  })
+  return out
+}
+
+const headerSize = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10)
+
 interface Internals {
   _socket?: Duplex
   _sender?: { _queue?: unknown[]; _state?: number }

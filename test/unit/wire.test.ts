@@ -2,24 +2,48 @@
 import { once } from 'node:events'
 import { WebSocket, WebSocketServer } from 'ws'
 import { afterEach, expect, it } from 'vitest'
-import { textFrame, writeFrame } from '../../src/realtime/wire.js'
+import { textFrame, textFrames, writeFrame } from '../../src/realtime/wire.js'
 
 let server: WebSocketServer | undefined
 afterEach(async () => {
   await new Promise((r) => server?.close(r))
 })
 
-it('writes a frame built once to a ws socket, which the client reads as a text message', async () => {
+/** A ws server socket and a client to it, the client collecting `count` messages. */
+async function pair(count: number) {
   server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false })
   await once(server, 'listening')
   const accepted = once(server, 'connection') as Promise<[WebSocket]>
   const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`)
   const [socket] = await accepted
-  const received: string[] = []
-  client.on('message', (data, isBinary) => received.push(`${isBinary ? 'bin' : 'text'}:${(data as Buffer).length}`))
+  const received: { text: boolean; data: Buffer }[] = []
+  const all = new Promise<typeof received>((resolve) =>
+    client.on('message', (data, isBinary) => {
+      received.push({ text: !isBinary, data: data as Buffer })
+      if (received.length === count) resolve(received)
+    }),
+  )
   await once(client, 'open')
-  for (const size of [0, 125, 126, 65_536]) expect(writeFrame(socket, textFrame(Buffer.alloc(size, 'a')))).toBe(true)
-  await new Promise((r) => setTimeout(r, 100))
-  expect(received).toEqual(['text:0', 'text:125', 'text:126', 'text:65536'])
+  return { socket, client, all }
+}
+
+it('writes a frame built once to a ws socket, which the client reads as a text message', async () => {
+  const sizes = [0, 125, 126, 65_536]
+  const { socket, client, all } = await pair(sizes.length)
+  for (const size of sizes) expect(writeFrame(socket, textFrame(Buffer.alloc(size, 'a')))).toBe(true)
+  expect((await all).map((m) => `${m.text ? 'text' : 'bin'}:${m.data.length}`)).toEqual(['text:0', 'text:125', 'text:126', 'text:65536'])
+  client.close()
+})
+
+it('joins texts of every length class, multi-byte ones included, into frames the client reads one by one', async () => {
+  // 125/126 and 65,535/65,536 bytes are the edges of the three length encodings; 'é' is two bytes, '€' three.
+  const texts = ['', 'a'.repeat(125), 'a'.repeat(126), 'é'.repeat(40), '€'.repeat(21_845), 'a'.repeat(65_536), '{"type":"event"}']
+  const { socket, client, all } = await pair(texts.length)
+  const wire = textFrames(texts)
+  expect(wire.length).toBe(texts.reduce((n, t) => n + Buffer.byteLength(t) + (Buffer.byteLength(t) < 126 ? 2 : Buffer.byteLength(t) < 65_536 ? 4 : 10), 0))
+  expect(writeFrame(socket, wire)).toBe(true)
+  const got = await all
+  expect(got.every((m) => m.text)).toBe(true)
+  expect(got.map((m) => m.data.toString('utf8'))).toEqual(texts)
   client.close()
 })
