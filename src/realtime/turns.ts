@@ -46,8 +46,8 @@ type UpgradeListener = (request: unknown, socket: Duplex, head: Buffer) => void
  * Makes the upgrade requests of `server` wait for their turn before the
  * listeners registered so far see them: a mass reconnect's thousand upgrades,
  * read in one poll, are then routed, checked and answered one per turn of the
- * loop, not all in that poll. A socket that fails or closes while it waits is
- * destroyed and never handed on.
+ * loop, not all in that poll. A socket that fails while it waits is
+ * destroyed, and one destroyed meanwhile is never handed on.
  */
 export function paceUpgrades(server: Server, turns = new Turns()): void {
   const listeners = server.listeners('upgrade') as UpgradeListener[]
