@@ -35,7 +35,7 @@ import { RealtimeMetrics } from './metrics.js'
 import { Recovery } from './history/recovery.js'
 import { registerRecover } from './history/recover-event.js'
 import type { HistorySettings } from './history/types.js'
-import { paceUpgrades } from './turns.js'
+import { paceUpgrades, releaseUpgrade } from './upgrades.js'
 
 const historySettings = (config: Config): HistorySettings => ({
   size: config.realtime.history.size,
@@ -112,6 +112,9 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
   registerRecover(local, new Recovery(hub, deps.engine.streams, history, metrics))
   const liveness = new Liveness(hub, config.ws.pingIntervalMs)
 
+  // ws already closes the socket with the right code (1009, 1007, 1002) on a
+  // protocol error; the error is the client's, so it is not worth more than debug.
+  const onProtocolError = (err: Error) => log.debug({ err: err.message }, 'websocket protocol error')
   await app.register(websocket, {
     options: {
       maxPayload: config.maxMessageBytes,
@@ -119,9 +122,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       perMessageDeflate: false,
       clientTracking: false,
     },
-    // ws already closes the socket with the right code (1009, 1007, 1002) on a
-    // protocol error; the error is the client's, so it is not worth more than debug.
-    errorHandler: (err) => log.debug({ err: err.message }, 'websocket protocol error'),
+    errorHandler: onProtocolError,
     // Shutdown: tell every client to reconnect elsewhere (it recovers there), then let them close.
     preClose: (done) => {
       for (const client of hub.all()) client.socket.close(CLOSE_SERVICE_RESTART, 'service restart')
@@ -185,6 +186,7 @@ export async function registerRealtime(app: FastifyInstance, deps: RealtimeDeps)
       throw new RoomgateError('upgrade_required')
     },
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+      releaseUpgrade(socket, request.raw, onProtocolError)
       // Upgrades that passed the check together may still overshoot: the last ones are closed at once.
       if (overCaps(caps(request.ip))) {
         metrics.disconnects.child('connection_cap').inc()

@@ -1,6 +1,3 @@
-import type { Server } from 'node:http'
-import type { Duplex } from 'node:stream'
-
 /**
  * One caller per turn of the event loop. When a thousand devices reconnect
  * at once, their upgrades arrive in one poll of the sockets and their history
@@ -38,28 +35,4 @@ export class Turns {
     }
     resolve()
   }
-}
-
-type UpgradeListener = (request: unknown, socket: Duplex, head: Buffer) => void
-
-/**
- * Makes the upgrade requests of `server` wait for their turn before the
- * listeners registered so far see them: a mass reconnect's thousand upgrades,
- * read in one poll, are then routed, checked and answered one per turn of the
- * loop, not all in that poll. A socket that fails while it waits is
- * destroyed, and one destroyed meanwhile is never handed on.
- */
-export function paceUpgrades(server: Server, turns = new Turns()): void {
-  const listeners = server.listeners('upgrade') as UpgradeListener[]
-  server.removeAllListeners('upgrade')
-  server.on('upgrade', (request: unknown, socket: Duplex, head: Buffer) => {
-    // Node takes its own error listener off a socket before it emits 'upgrade'.
-    const onError = (): void => void socket.destroy()
-    socket.on('error', onError)
-    void turns.next().then(() => {
-      socket.off('error', onError)
-      if (socket.destroyed) return
-      for (const listener of listeners) listener(request, socket, head)
-    })
-  })
 }
