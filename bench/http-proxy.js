@@ -75,16 +75,13 @@ export async function httpProxyScenario({ rounds, seconds, connections, quick = 
       }
     }
 
-    // Node peers whose pid is the proxy itself: their RSS is sampled beside
-    // roomgate's during the 1 MiB runs, for comparison.
-    const nodePids = pids
-
     const kinds = []
     for (const [k, kind] of KINDS.entries()) {
       // A quick run gives the two bigger kinds half the time (at least 1 s), to
       // stay near a minute in all; the small GET carries the targets.
       const secs = quick && k > 0 ? Math.max(1, Math.floor(seconds / 2)) : seconds
-      const rss = kind.rss ? Object.fromEntries(Object.entries(nodePids).map(([n, pid]) => [n, sampleRss(pid, 200)])) : undefined
+      // roomgate and the Node peers (each pid is the proxy itself): their RSS is sampled during the 1 MiB runs.
+      const rss = kind.rss ? Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, sampleRss(pid, 200)])) : undefined
       // Warm-up (JIT on this kind's path, pools, keep-alive sockets): each
       // system alone under the same load, quick or not (a cold process gave
       // roomgate a sixth of its warm rate in a first round). Only wrong answers

@@ -93,9 +93,11 @@ export async function wsC100kScenario({ quick, rounds = quick ? 2 : 5, only }) {
   const figures = {}
   try {
     // (a) one instance.
-    if (only !== 'many') figures.roomgate = await measure('roomgate', one, rounds, async () => [await startWsRoomgate(one, [])])
-    if (only !== 'many') figures['roomgate-nohistory'] = await measure('roomgate-nohistory', one, rounds, async () => [await startWsRoomgate(one, [], 0, { tag: '-c100k' })])
-    if (only !== 'many') figures.ws = await measure('ws', one, rounds, async () => [await startPeer('ws-fanout.js', 'ws', '/ws', one, [])])
+    if (only !== 'many') {
+      figures.roomgate = await measure('roomgate', one, rounds, async () => [await startWsRoomgate(one, [])])
+      figures['roomgate-nohistory'] = await measure('roomgate-nohistory', one, rounds, async () => [await startWsRoomgate(one, [], 0, { tag: '-c100k' })])
+      figures.ws = await measure('ws', one, rounds, async () => [await startPeer('ws-fanout.js', 'ws', '/ws', one, [])])
+    }
     // (b) many instances on one Redis, history on and off.
     for (const [name, history] of [['roomgate-cluster', undefined], ['roomgate-cluster-nohistory', 0]]) {
       const redis = await startRedis()

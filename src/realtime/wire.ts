@@ -11,27 +11,40 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import * as ws from 'ws'
 
-interface FrameOptions {
-  fin: boolean
-  rsv1: boolean
-  opcode: number
-  mask: boolean
-  readOnly: boolean
+/**
+ * Writes the header of an unmasked, final text frame carrying `n` bytes at
+ * `at` in `out` (RFC 6455 §5.2: a 7-bit length, or 126 and 16 bits, or 127
+ * and 64 bits); returns where the payload starts.
+ */
+function writeHeader(out: Buffer, at: number, n: number): number {
+  out[at] = 0x81
+  if (n < 126) {
+    out[at + 1] = n
+    return at + 2
+  }
+  if (n < 65_536) {
+    out[at + 1] = 126
+    out.writeUInt16BE(n, at + 2)
+    return at + 4
+  }
+  out[at + 1] = 127
+  out.writeBigUInt64BE(BigInt(n), at + 2)
+  return at + 10
 }
-/** ws's frame builder (a named export of its ESM wrapper, a property in CommonJS; not in @types/ws). */
-const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }
+
+const headerSize = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10)
 
 /** The bytes of one unmasked, final text frame carrying `payload`. */
 export function textFrame(payload: Buffer): Buffer {
-  const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false })
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  const out = Buffer.allocUnsafe(headerSize(payload.length) + payload.length)
+  payload.copy(out, writeHeader(out, 0, payload.length))
+  return out
 }
 
 /**
- * Several texts as consecutive unmasked, final text frames in one buffer (a
- * replay): one allocation, each text encoded straight into it.
+ * Several texts as consecutive text frames in one buffer (a replay): one
+ * allocation, each text encoded straight into it.
  */
 export function textFrames(texts: readonly string[]): Buffer {
   const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'))
@@ -40,26 +53,11 @@ export function textFrames(texts: readonly string[]): Buffer {
   const out = Buffer.allocUnsafe(total)
   let at = 0
   texts.forEach((text, i) => {
-    const n = lengths[i]!
-    out[at] = 0x81
-    if (n < 126) {
-      out[at + 1] = n
-      at += 2
-    } else if (n < 65_536) {
-      out[at + 1] = 126
-      out.writeUInt16BE(n, at + 2)
-      at += 4
-    } else {
-      out[at + 1] = 127
-      out.writeBigUInt64BE(BigInt(n), at + 2)
-      at += 10
-    }
+    at = writeHeader(out, at, lengths[i]!)
     at += out.write(text, at, 'utf8')
   })
   return out
 }
-
-const headerSize = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10)
 
 interface Internals {
   _socket?: Duplex

@@ -1,5 +1,6 @@
 /** The prepared-frame path really writes to the socket with this ws version (no silent fallback). */
 import { once } from 'node:events'
+import * as ws from 'ws'
 import { WebSocket, WebSocketServer } from 'ws'
 import { afterEach, expect, it } from 'vitest'
 import { textFrame, textFrames, writeFrame } from '../../src/realtime/wire.js'
@@ -33,6 +34,16 @@ it('writes a frame built once to a ws socket, which the client reads as a text m
   for (const size of sizes) expect(writeFrame(socket, textFrame(Buffer.alloc(size, 'a')))).toBe(true)
   expect((await all).map((m) => `${m.text ? 'text' : 'bin'}:${m.data.length}`)).toEqual(['text:0', 'text:125', 'text:126', 'text:65536'])
   client.close()
+})
+
+it("frames exactly as ws's own Sender does, at every length edge", () => {
+  const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }
+  for (const size of [0, 1, 125, 126, 65_535, 65_536, 70_000]) {
+    const payload = Buffer.alloc(size, 'b')
+    const theirs = Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }))
+    expect(textFrame(payload).equals(theirs)).toBe(true)
+    expect(textFrames(['b'.repeat(size)]).equals(theirs)).toBe(true)
+  }
 })
 
 it('joins texts of every length class, multi-byte ones included, into frames the client reads one by one', async () => {
